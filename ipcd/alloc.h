@@ -60,8 +60,7 @@ struct Buffer {
 	bool is_async; /* charged to the oneway budget */
 	bool sender_spamming; /* sender over the spam thresholds while async space is low */
 	bool spam_suspect; /* the allocation that first tripped detection (Binder's flag) */
-	bool allow_user_free; /* the owner may free it: set by ipcd once delivered; false on alloc
-			       */
+	bool allow_user_free; /* delivered, so its owner may free it; false on alloc */
 
 	/* Free for the owner of an allocated Buffer (ipcd: its transaction). */
 	void *userdata;

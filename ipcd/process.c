@@ -1,0 +1,271 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * process.c - client process records: set-up from the first socket, threads,
+ * process work, and the teardown when the process goes.
+ */
+#include <errno.h>
+#include <event2/event.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "ipcd/daemon.h"
+#include "ipcd/log.h"
+#include "ipcd/process.h"
+#include "ipcd/registry.h"
+#include "ipcd/thread.h"
+#include "ipcd/transaction.h"
+
+/* Linux 6.5; Debian 12's headers are 6.1. */
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77
+#endif
+
+/* Loopers ipcd may ask a process to start, unless it says otherwise. */
+#define PROCESS_DEFAULT_MAX_THREADS 15u
+
+static int peer_pidfd(int sock, pid_t pid)
+{
+	int pidfd = -1;
+	socklen_t len = sizeof(pidfd);
+
+	/* The kernel's own pidfd of the connecting process: no pid-reuse window. */
+	if (getsockopt(sock, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) == 0 && pidfd >= 0)
+		return pidfd;
+	if (errno != ENOPROTOOPT && errno != EINVAL && errno != ENODATA)
+		return -errno;
+
+	/*
+	 * Before 6.5: open it by pid. The peer could have died and its pid been
+	 * reused between connect() and here; the pidfd's first poll after each
+	 * copy catches an exit from here on, not the reuse before it.
+	 */
+	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	return pidfd < 0 ? -errno : pidfd;
+}
+
+static void process_on_exit(evutil_socket_t fd, short events, void *userdata)
+{
+	process_kill(userdata, "exited");
+}
+
+int process_new(Daemon *d, Thread *first, Process **ret_process)
+{
+	Process *p;
+	int r;
+
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	p->daemon = d;
+	p->id = daemon_next_id(d);
+	p->pid = first->peer_pid;
+	p->uid = first->peer_uid;
+	p->gid = first->peer_gid;
+	p->max_threads = PROCESS_DEFAULT_MAX_THREADS;
+	p->pidfd = -1;
+	TAILQ_INIT(&p->threads);
+	TAILQ_INIT(&p->idle);
+	TAILQ_INIT(&p->todo);
+	RB_INIT(&p->nodes);
+	RB_INIT(&p->refs_by_handle);
+	RB_INIT(&p->refs_by_node);
+
+	if (getrandom(&p->token, sizeof(p->token), 0) != sizeof(p->token)) {
+		r = -errno;
+		goto fail;
+	}
+	r = peer_pidfd(first->fd, first->peer_pid);
+	if (r < 0)
+		goto fail;
+	p->pidfd = r;
+
+	r = arena_new(d->arena_size, &p->arena);
+	if (r < 0)
+		goto fail;
+
+	p->pidfd_event = event_new(d->base, p->pidfd, EV_READ, process_on_exit, p);
+	if (!p->pidfd_event || event_add(p->pidfd_event, NULL) < 0) {
+		r = -ENOMEM;
+		goto fail;
+	}
+
+	TAILQ_INSERT_TAIL(&d->processes, p, entry);
+	d->stats.processes_total++;
+	process_attach_thread(p, first);
+	*ret_process = p;
+	return 0;
+
+fail:
+	process_free(p);
+	return r;
+}
+
+Process *process_free(Process *p)
+{
+	if (!p)
+		return NULL;
+	if (p->pidfd_event)
+		event_free(p->pidfd_event);
+	arena_free(p->arena);
+	safe_close(p->pidfd);
+	free(p);
+	return NULL;
+}
+
+void process_attach_thread(Process *p, Thread *t)
+{
+	TAILQ_REMOVE(&p->daemon->pending, t, entry);
+	t->process = p;
+	TAILQ_INSERT_TAIL(&p->threads, t, entry);
+	p->n_threads++;
+}
+
+void process_detach_thread(Process *p, Thread *t)
+{
+	transaction_release_thread(t);
+	registry_drop_thread(p->daemon->registry, t);
+	if (t->is_idle) {
+		TAILQ_REMOVE(&p->idle, t, idle_entry);
+		t->is_idle = false;
+	}
+	if (t->is_looper)
+		p->n_loopers--;
+	TAILQ_REMOVE(&p->threads, t, entry);
+	p->n_threads--;
+	t->process = NULL;
+
+	if (p->n_threads == 0)
+		process_kill(p, "last socket closed");
+}
+
+/* Calls handled in the dead arena: the buffers go with it. */
+static void release_arena_buffers(Process *p)
+{
+	Buffer *b = NULL;
+
+	while ((b = alloc_next_allocated(p->arena->alloc, b))) {
+		Transaction *t = b->userdata;
+
+		if (!t)
+			continue;
+		b->userdata = NULL;
+		t->buffer = NULL;
+		transaction_maybe_free(t);
+	}
+}
+
+void process_kill(Process *p, const char *why)
+{
+	Daemon *d = p->daemon;
+	Thread *t;
+	Node *n, *n_next;
+	Ref *ref, *ref_next;
+
+	if (p->is_dead)
+		return;
+	p->is_dead = true;
+	log_debug(LOG_DEBUG_PROCESS, "pid %d uid %u: gone (%s)", (int)p->pid, (unsigned)p->uid,
+		  why);
+	event_del(p->pidfd_event);
+
+	/* Its threads first: calls it handles fail, calls it waits on are orphaned. */
+	while ((t = TAILQ_FIRST(&p->threads)))
+		thread_kill(t, why);
+
+	transaction_release_work(&p->todo);
+	RB_FOREACH_SAFE(n, NodeTree, &p->nodes, n_next)
+		node_kill(n);
+	release_arena_buffers(p);
+	RB_FOREACH_SAFE(ref, RefHandleTree, &p->refs_by_handle, ref_next)
+		ref_free(ref);
+
+	TAILQ_REMOVE(&d->processes, p, entry);
+	TAILQ_INSERT_TAIL(&d->dead_processes, p, entry);
+	daemon_schedule_reap(d);
+}
+
+/* Hand @w to @t; a call makes it busy, a notice does not. */
+static bool work_deliver(Thread *t, Work *w)
+{
+	switch (w->type) {
+	case WORK_TRANSACTION:
+		transaction_deliver(t, (Transaction *)w);
+		return true;
+	case WORK_DEAD_BINDER:
+		death_deliver(t, (Death *)w);
+		return false;
+	}
+	return false;
+}
+
+void process_queue_work(Process *p, Work *w)
+{
+	Thread *t = TAILQ_FIRST(&p->idle);
+
+	if (p->is_dead) {
+		struct WorkList one = TAILQ_HEAD_INITIALIZER(one);
+
+		TAILQ_INSERT_TAIL(&one, w, entry);
+		w->queued = true;
+		transaction_release_work(&one);
+		return;
+	}
+
+	if (t) {
+		/* Binder hands new work to the most recently idle looper (LIFO). */
+		if (w->type == WORK_TRANSACTION) {
+			TAILQ_REMOVE(&p->idle, t, idle_entry);
+			t->is_idle = false;
+		}
+		work_deliver(t, w);
+		return;
+	}
+	TAILQ_INSERT_TAIL(&p->todo, w, entry);
+	w->queued = true;
+}
+
+bool process_take_work(Process *p, Thread *t)
+{
+	Work *w;
+
+	while ((w = TAILQ_FIRST(&p->todo))) {
+		TAILQ_REMOVE(&p->todo, w, entry);
+		w->queued = false;
+		if (work_deliver(t, w))
+			return true;
+	}
+	return false;
+}
+
+Thread *process_any_thread(Process *p)
+{
+	Thread *t;
+
+	TAILQ_FOREACH(t, &p->threads, entry)
+		if (t->is_looper)
+			return t;
+	return TAILQ_FIRST(&p->threads);
+}
+
+Process *process_find_by_token(Daemon *d, uint64_t token)
+{
+	Process *p;
+
+	TAILQ_FOREACH(p, &d->processes, entry)
+		if (p->token == token && !p->is_dead)
+			return p;
+	return NULL;
+}
+
+bool process_has_exited(const Process *p)
+{
+	struct pollfd pfd = { .fd = p->pidfd, .events = POLLIN };
+
+	/* A pidfd turns readable when its process exits (before it is reaped). */
+	return poll(&pfd, 1, 0) != 0;
+}
