@@ -22,6 +22,7 @@
 #define _unlikely_(x) __builtin_expect(!!(x), 0)
 #define _printf_(a, b) __attribute__((format(printf, a, b)))
 #define _warn_unused_result_ __attribute__((warn_unused_result))
+#define _fallthrough_ __attribute__((fallthrough))
 
 #define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -25,9 +25,6 @@
 #define SO_PEERPIDFD 77
 #endif
 
-/* Loopers ipcd may ask a process to start, unless it says otherwise. */
-#define PROCESS_DEFAULT_MAX_THREADS 15u
-
 static int peer_pidfd(int sock, pid_t pid)
 {
 	int pidfd = -1;
@@ -66,7 +63,6 @@ int process_new(Daemon *d, Thread *first, Process **ret_process)
 	p->pid = first->peer_pid;
 	p->uid = first->peer_uid;
 	p->gid = first->peer_gid;
-	p->max_threads = PROCESS_DEFAULT_MAX_THREADS;
 	p->pidfd = -1;
 	TAILQ_INIT(&p->threads);
 	TAILQ_INIT(&p->idle);
@@ -135,6 +131,8 @@ void process_detach_thread(Process *p, Thread *t)
 	}
 	if (t->is_looper)
 		p->n_loopers--;
+	if (t->is_spawned)
+		p->n_spawned--;
 	TAILQ_REMOVE(&p->threads, t, entry);
 	p->n_threads--;
 	t->process = NULL;
@@ -221,12 +219,27 @@ void process_queue_work(Process *p, Work *w)
 		if (w->type == WORK_TRANSACTION) {
 			TAILQ_REMOVE(&p->idle, t, idle_entry);
 			t->is_idle = false;
+			/*
+			 * The last idle looper takes this call: ask it, ahead of the
+			 * call, for one more, so the next call finds one (Binder asks
+			 * the thread that takes the work, in the same read).
+			 */
+			process_maybe_spawn(p, t);
 		}
 		work_deliver(t, w);
 		return;
 	}
 	TAILQ_INSERT_TAIL(&p->todo, w, entry);
 	w->queued = true;
+}
+
+void process_maybe_spawn(Process *p, Thread *via)
+{
+	if (p->n_spawn_pending > 0 || p->n_spawned + p->n_spawn_pending >= p->max_threads ||
+	    !TAILQ_EMPTY(&p->idle))
+		return;
+	thread_send_cmd(via, IPC_BR_SPAWN_LOOPER, NULL, 0);
+	p->n_spawn_pending++;
 }
 
 bool process_take_work(Process *p, Thread *t)
@@ -236,6 +249,8 @@ bool process_take_work(Process *p, Thread *t)
 	while ((w = TAILQ_FIRST(&p->todo))) {
 		TAILQ_REMOVE(&p->todo, w, entry);
 		w->queued = false;
+		if (w->type == WORK_TRANSACTION)
+			process_maybe_spawn(p, t);
 		if (work_deliver(t, w))
 			return true;
 	}

@@ -36,7 +36,8 @@ struct Process {
 	TAILQ_HEAD(, Thread) idle; /* idle loopers, most recently idle first */
 	unsigned n_loopers;
 	unsigned max_threads; /* loopers ipcd may ask for (IPC_BR_SPAWN_LOOPER) */
-	unsigned n_spawn_pending;
+	unsigned n_spawned; /* loopers started at ipcd's request and alive */
+	unsigned n_spawn_pending; /* asked for, not yet registered */
 	struct WorkList todo;
 
 	struct NodeTree nodes;
@@ -62,6 +63,13 @@ void process_queue_work(Process *process, Work *work);
 /* Give @thread, a looper turning idle, the queued notices and at most one
  * call. Return: true if it got a call (it is busy now). */
 bool process_take_work(Process *process, Thread *thread);
+
+/* Cap on IPC_BC_SET_MAX_THREADS: each looper costs ipcd a socket. */
+#define PROCESS_MAX_THREADS 64u
+
+/* @via, the last idle looper, takes a call: ask it for one more looper if
+ * the process allows (Binder's rule). */
+void process_maybe_spawn(Process *process, Thread *via);
 
 /* A thread for bookkeeping messages (node releases): a looper if any. */
 Thread *process_any_thread(Process *process);

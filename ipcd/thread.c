@@ -408,6 +408,15 @@ static void thread_dispatch(Thread *t, const void *msg, size_t len, int *fds, si
 			break;
 		}
 
+		case IPC_BC_REGISTER_LOOPER:
+			if (t->is_spawned || p->n_spawn_pending == 0) {
+				thread_protocol_error(t, -EPROTO, "a looper nobody asked for");
+				break;
+			}
+			p->n_spawn_pending--;
+			p->n_spawned++;
+			t->is_spawned = true;
+			_fallthrough_;
 		case IPC_BC_ENTER_LOOPER:
 			if (!t->is_looper) {
 				t->is_looper = true;
@@ -415,6 +424,29 @@ static void thread_dispatch(Thread *t, const void *msg, size_t len, int *fds, si
 			}
 			thread_update_idle(t);
 			break;
+
+		case IPC_BC_SET_MAX_THREADS: {
+			IpcMaxThreads m;
+
+			memcpy(&m, payload, sizeof(m));
+			p->max_threads = MIN(m.max_threads, PROCESS_MAX_THREADS);
+			break;
+		}
+
+		case IPC_BC_REQUEST_DEATH:
+		case IPC_BC_CLEAR_DEATH: {
+			IpcDeath dr;
+			int k;
+
+			memcpy(&dr, payload, sizeof(dr));
+			k = cmd->op == IPC_BC_REQUEST_DEATH ?
+				    death_request(p, dr.handle, dr.cookie) :
+				    death_clear(p, dr.handle, dr.cookie);
+			if (k == -EINVAL)
+				thread_protocol_error(t, -EPROTO,
+						      "death request for a handle not held");
+			break;
+		}
 
 		case IPC_BC_DONE:
 			if (t->n_oneway == 0) {

@@ -33,6 +33,7 @@ struct Thread {
 
 	bool is_dead;
 	bool is_looper;
+	bool is_spawned; /* a looper started at ipcd's request (IPC_BC_REGISTER_LOOPER) */
 	bool is_idle; /* on process->idle */
 	bool in_ctl_wait; /* blocked in a wait-for-service at handle 0 */
 	unsigned n_oneway; /* oneway calls handed to it and not DONE */

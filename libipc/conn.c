@@ -666,16 +666,25 @@ _public_ int ipc_conn_exit(ipc_conn *conn)
 	return r < 0 ? r : sock_flush(s);
 }
 
+typedef struct PoolStart {
+	ipc_conn *conn;
+	bool requested; /* by ipcd (IPC_BR_SPAWN_LOOPER), not by ipc_conn_start_threads() */
+} PoolStart;
+
 static void *pool_main(void *userdata)
 {
-	ipc_conn *conn = userdata;
+	PoolStart start = *(PoolStart *)userdata;
+	ipc_conn *conn = start.conn;
 	sigset_t all;
 	Sock *s;
 
+	free(userdata);
 	/* Signals belong to the application's threads, not to ours. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
-	if (conn_get_sock(conn, &s) == 0 && sock_queue_cmd(s, IPC_BC_REGISTER_LOOPER, NULL, 0) == 0)
+	/* ipcd counts the loopers it asked for against the process's maximum. */
+	if (conn_get_sock(conn, &s) == 0 &&
+	    (!start.requested || sock_queue_cmd(s, IPC_BC_REGISTER_LOOPER, NULL, 0) == 0))
 		(void)ipc_conn_run(conn);
 	pthread_mutex_lock(&conn->lock);
 	conn->n_pool_threads--;
@@ -684,15 +693,21 @@ static void *pool_main(void *userdata)
 	return NULL;
 }
 
-static int pool_start_thread(ipc_conn *conn)
+static int pool_start_thread(ipc_conn *conn, bool requested)
 {
 	pthread_attr_t attr;
+	PoolStart *start;
 	pthread_t t;
 	int r;
 
+	start = malloc(sizeof(*start));
+	if (!start)
+		return -ENOMEM;
+	*start = (PoolStart){ .conn = conn, .requested = requested };
 	pthread_mutex_lock(&conn->lock);
 	if (conn->n_pool_threads >= conn->max_threads) {
 		pthread_mutex_unlock(&conn->lock);
+		free(start);
 		return 0;
 	}
 	conn->n_pool_threads++;
@@ -701,9 +716,10 @@ static int pool_start_thread(ipc_conn *conn)
 	ipc_conn_ref(conn);
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	r = -pthread_create(&t, &attr, pool_main, conn);
+	r = -pthread_create(&t, &attr, pool_main, start);
 	pthread_attr_destroy(&attr);
 	if (r < 0) {
+		free(start);
 		pthread_mutex_lock(&conn->lock);
 		conn->n_pool_threads--;
 		pthread_mutex_unlock(&conn->lock);
@@ -714,7 +730,7 @@ static int pool_start_thread(ipc_conn *conn)
 
 static void pool_spawn(ipc_conn *conn)
 {
-	(void)pool_start_thread(conn);
+	(void)pool_start_thread(conn, true);
 }
 
 _public_ int ipc_conn_start_threads(ipc_conn *conn, unsigned max_threads)
@@ -741,6 +757,6 @@ _public_ int ipc_conn_start_threads(ipc_conn *conn, unsigned max_threads)
 	if (r == 0)
 		r = sock_flush(s);
 	if (r == 0)
-		r = pool_start_thread(conn);
+		r = pool_start_thread(conn, false);
 	return r;
 }
