@@ -74,6 +74,13 @@ static inline int safe_close(int fd)
 	return -1;
 }
 
+/* free() that returns NULL, for p = mfree(p). */
+static inline void *mfree(void *p)
+{
+	free(p);
+	return NULL;
+}
+
 static inline void closep(int *fd)
 {
 	safe_close(*fd);

@@ -288,21 +288,31 @@ int parcel_write_object(ParcelWriter *w, const IpcObject *o)
 	return 0;
 }
 
-int parcel_check_offsets(const void *data, size_t size, const uint64_t *offsets, size_t n_offsets)
+int parcel_check_offsets_layout(size_t size, const uint64_t *offsets, size_t n_offsets)
 {
 	uint64_t next_free = 0;
 
 	for (size_t i = 0; i < n_offsets; i++) {
 		uint64_t off = offsets[i];
-		uint32_t type;
 
 		if (off < next_free || !IS_ALIGNED(off, 8u) || off > size ||
 		    size - off < sizeof(IpcObject))
 			return -EINVAL;
-		memcpy(&type, (const uint8_t *)data + off, sizeof(type));
+		next_free = off + sizeof(IpcObject);
+	}
+	return 0;
+}
+
+int parcel_check_offsets(const void *data, size_t size, const uint64_t *offsets, size_t n_offsets)
+{
+	if (parcel_check_offsets_layout(size, offsets, n_offsets) < 0)
+		return -EINVAL;
+	for (size_t i = 0; i < n_offsets; i++) {
+		uint32_t type;
+
+		memcpy(&type, (const uint8_t *)data + offsets[i], sizeof(type));
 		if (!ipc_type_is_object(type))
 			return -EINVAL;
-		next_free = off + sizeof(IpcObject);
 	}
 	return 0;
 }

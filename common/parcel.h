@@ -62,3 +62,5 @@ int parcel_write_object(ParcelWriter *w, const IpcObject *o);
  * Return: 0 or -EINVAL.
  */
 int parcel_check_offsets(const void *data, size_t size, const uint64_t *offsets, size_t n_offsets);
+/* The same without looking at the data: only order, alignment and bounds. */
+int parcel_check_offsets_layout(size_t size, const uint64_t *offsets, size_t n_offsets);

@@ -39,6 +39,8 @@ static size_t payload_min(uint32_t op, bool *known)
 	case IPC_BC_DONE:
 	case IPC_BC_EXIT_LOOPERS:
 	case IPC_BC_REGISTER_LOOPER:
+	case IPC_BC_ACK_REPLIES:
+	case IPC_BC_SPAWN_DECLINED:
 	case IPC_BR_ATTACHED:
 	case IPC_BR_SPAWN_LOOPER:
 	case IPC_BR_EXIT:
@@ -107,6 +109,8 @@ const char *proto_op_name(uint32_t op)
 		[IPC_BC_CLEAR_DEATH] = "CLEAR_DEATH",
 		[IPC_BC_REGISTER_LOOPER] = "REGISTER_LOOPER",
 		[IPC_BC_SET_MAX_THREADS] = "SET_MAX_THREADS",
+		[IPC_BC_ACK_REPLIES] = "ACK_REPLIES",
+		[IPC_BC_SPAWN_DECLINED] = "SPAWN_DECLINED",
 	};
 	static const char *const br_names[] = {
 		[IPC_BR_WELCOME - IPC_BR_WELCOME] = "WELCOME",

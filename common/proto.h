@@ -81,6 +81,8 @@ enum {
 	IPC_BC_CLEAR_DEATH, /* IpcDeath: no longer */
 	IPC_BC_REGISTER_LOOPER, /* no payload: a looper started because of IPC_BR_SPAWN_LOOPER */
 	IPC_BC_SET_MAX_THREADS, /* IpcMaxThreads */
+	IPC_BC_ACK_REPLIES, /* no payload: send IPC_BR_REPLY_COPIED now (before exiting) */
+	IPC_BC_SPAWN_DECLINED, /* no payload: the looper asked for will not come */
 	_IPC_BC_MAX,
 
 	/* ipcd to client. */

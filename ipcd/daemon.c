@@ -96,6 +96,7 @@ static int bind_socket(Daemon *d, const char *path)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	_cleanup_free_ char *dir = NULL;
+	struct stat st;
 	char *slash;
 	int fd, r;
 
@@ -118,12 +119,18 @@ static int bind_socket(Daemon *d, const char *path)
 	if (fd < 0)
 		return -errno;
 
-	/* A live ipcd answers on the path; a stale socket file does not. */
+	/* A live ipcd answers on the path; a stale socket is removed; anything else stays. */
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
 		safe_close(fd);
 		return -EADDRINUSE;
 	}
-	(void)unlink(path);
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			safe_close(fd);
+			return -EEXIST;
+		}
+		(void)unlink(path);
+	}
 
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
 	    /* Any local user may connect: policy decides, not the file mode. */

@@ -22,8 +22,9 @@ static const struct {
 	const char *name;
 	unsigned mask;
 } debug_names[] = {
-	{ "proto", LOG_DEBUG_PROTO },	    { "txn", LOG_DEBUG_TXN },
-	{ "alloc", LOG_DEBUG_ALLOC },	    { "process", LOG_DEBUG_PROCESS },
+	{ "proto", LOG_DEBUG_PROTO },
+	{ "txn", LOG_DEBUG_TXN },
+	{ "process", LOG_DEBUG_PROCESS },
 	{ "registry", LOG_DEBUG_REGISTRY },
 };
 

@@ -11,11 +11,10 @@
 
 #include "common/macro.h"
 
-/* Debug output per subsystem, from IPCD_DEBUG=proto,txn,alloc,... (or "all"). */
+/* Debug output per subsystem, from IPCD_DEBUG=proto,txn,process,registry (or "all"). */
 enum {
 	LOG_DEBUG_PROTO = 1u << 0,
 	LOG_DEBUG_TXN = 1u << 1,
-	LOG_DEBUG_ALLOC = 1u << 2,
 	LOG_DEBUG_PROCESS = 1u << 3,
 	LOG_DEBUG_REGISTRY = 1u << 4,
 };

@@ -44,7 +44,7 @@ static void help(void)
 	       "\n"
 	       "A listening socket passed by socket activation (LISTEN_FDS) is used instead\n"
 	       "of binding one. Readiness is reported with sd_notify() when NOTIFY_SOCKET is\n"
-	       "set. SIGTERM and SIGINT shut down cleanly. IPCD_DEBUG=proto,txn,alloc,\n"
+	       "set. SIGTERM and SIGINT shut down cleanly. IPCD_DEBUG=proto,txn,\n"
 	       "process,registry (or all) turns on debug output.\n"
 	       "\n"
 	       "See ipcd(8).\n",

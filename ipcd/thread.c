@@ -3,17 +3,22 @@
  * thread.c - one client socket: reading, framing, dispatch, and a bounded
  * output queue.
  *
- * Every message is checked by proto_next_cmd() before any command in it is
- * used. Framing errors, unknown commands and commands that make no sense in
- * the thread's state are protocol errors: the client gets IPC_BR_ERROR and
- * this socket is closed. Errors in the *content* of a call (a bad handle, a
- * bad offsets table) fail that call only.
+ * Each command's framing is checked by proto_next_cmd() before the command
+ * is used; commands run in order, so those before a malformed one have taken
+ * effect when it is found. Framing errors, unknown commands, commands that
+ * make no sense in the thread's state and fds no command takes are protocol
+ * errors: the client gets IPC_BR_ERROR and this socket is closed. Errors in
+ * the *content* of a call (a bad handle, a bad offsets table) fail that call
+ * only.
  */
 #include <errno.h>
 #include <event2/event.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "common/sock-util.h"
 #include "ipcd/daemon.h"
@@ -316,6 +321,20 @@ static void handle_hello(Thread *t, const IpcHello *hello)
 		  (unsigned)p->uid, p->arena->size);
 }
 
+/* Has @pid exited (zombie or gone)? A pidfd, not kill(0): zombies answer that. */
+static bool peer_has_exited(pid_t pid)
+{
+	struct pollfd pfd = { .events = POLLIN };
+	bool gone;
+
+	pfd.fd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (pfd.fd < 0)
+		return errno == ESRCH;
+	gone = poll(&pfd, 1, 0) > 0;
+	safe_close(pfd.fd);
+	return gone;
+}
+
 static void handle_attach(Thread *t, const IpcAttach *attach)
 {
 	Process *p = process_find_by_token(t->daemon, attach->token);
@@ -325,7 +344,12 @@ static void handle_attach(Thread *t, const IpcAttach *attach)
 		return;
 	}
 	/* The token proves nothing alone: the socket's peer must be that very process. */
-	if (!p || p->pid != t->peer_pid || p->uid != t->peer_uid || process_has_exited(p)) {
+	if (peer_has_exited(t->peer_pid)) {
+		/* A thread's socket connected while its process was dying. */
+		thread_kill(t, "attach from a process that has exited");
+		return;
+	}
+	if (!p || p->pid != t->peer_pid || p->uid != t->peer_uid) {
 		thread_protocol_error(t, -EPERM, "attach to a process that is not the peer's");
 		return;
 	}
@@ -425,6 +449,12 @@ static void thread_dispatch(Thread *t, const void *msg, size_t len, int *fds, si
 			thread_update_idle(t);
 			break;
 
+		case IPC_BC_SPAWN_DECLINED:
+			/* The client could not (or would not) start it: ask again later. */
+			if (p->n_spawn_pending > 0)
+				p->n_spawn_pending--;
+			break;
+
 		case IPC_BC_SET_MAX_THREADS: {
 			IpcMaxThreads m;
 
@@ -456,6 +486,15 @@ static void thread_dispatch(Thread *t, const void *msg, size_t len, int *fds, si
 			t->n_oneway--;
 			thread_update_idle(t);
 			break;
+
+		case IPC_BC_ACK_REPLIES: {
+			/* Commands are handled in order: every earlier REPLY is copied. */
+			IpcCount c = { .count = t->n_replies_copied };
+
+			t->n_replies_copied = 0;
+			thread_send_cmd(t, IPC_BR_REPLY_COPIED, &c, sizeof(c));
+			break;
+		}
 
 		case IPC_BC_EXIT_LOOPERS:
 			handle_exit_loopers(p);

@@ -176,82 +176,106 @@ static int copy_in(Thread *sender, Process *target, const IpcTransaction *tr,
 	return 0;
 }
 
-/* Undo the references delivered to @target by objects [0, n) of a buffer. */
-static void translate_undo(Process *target, const uint8_t *data, const uint64_t *offsets, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		IpcObject o;
+/*
+ * A call's objects, read out of the arena once. ipcd never reads a value
+ * from an arena twice: a client that owns its memfd inode (a per-user
+ * instance, a root client) can make its arena writable and change it under
+ * ipcd, so a value checked in one read could differ in the next.
+ */
+typedef struct ObjectTable {
+	uint64_t *offsets;
+	IpcObject *objects; /* as translated, and written back to the arena */
+	size_t n;
+} ObjectTable;
 
-		memcpy(&o, data + offsets[i], sizeof(o));
-		if (o.type == IPC_TYPE_HANDLE)
-			ref_release(target, (uint32_t)o.a, 1);
-	}
+static void object_table_free(ObjectTable *t)
+{
+	free(t->offsets);
+	free(t->objects);
+	*t = (ObjectTable){};
+}
+
+/* Undo the references delivered to @target by objects [0, n) of @t. */
+static void translate_undo(Process *target, const ObjectTable *t, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (t->objects[i].type == IPC_TYPE_HANDLE)
+			ref_release(target, (uint32_t)t->objects[i].a, 1);
 }
 
 /*
- * Check every object of the copy first (no side effects), then translate:
- * a node of the sender becomes a handle in the target; a handle becomes the
- * target's own handle, or the node itself when it reaches its owner;
- * buffers get their offsets in the arena; fds are checked against the side
- * table. Return: 0, -EINVAL for a malformed or forged object, -ENOMEM.
+ * Check every object first (no side effects), then translate: a node of the
+ * sender becomes a handle in the target; a handle becomes the target's own
+ * handle, or the node itself when it reaches its owner; buffers get their
+ * offsets in the arena; fds are checked against the side table. On success
+ * the translated objects are in the arena and in @ret (for an undo).
+ * Return: 0, -EINVAL for a malformed or forged object, -ENOMEM.
  */
 static int translate(Thread *sender, Process *target, Buffer *buf, const IpcTransaction *tr,
-		     const IpcBufferRef *buffers, size_t n_fds)
+		     const IpcBufferRef *buffers, size_t n_fds, ObjectTable *ret)
 {
 	Process *s = sender->process;
 	uint8_t *data = arena_at(target->arena, buf->offset);
-	const uint64_t *offsets =
-		(const uint64_t *)(const void *)(data + ALIGN8((size_t)tr->data_size));
-	size_t n_objects = (size_t)tr->offsets_size / sizeof(uint64_t);
-	size_t n_buf = 0, n_fd = 0, pos;
-	int r;
+	ObjectTable t = { .n = (size_t)tr->offsets_size / sizeof(uint64_t) };
+	size_t n_buf = 0, n_fd = 0, pos, i;
+	int r = -ENOMEM;
 
-	if (parcel_check_offsets(data, (size_t)tr->data_size, offsets, n_objects) < 0)
-		return -EINVAL;
+	if (t.n > 0) {
+		t.offsets = malloc(t.n * sizeof(uint64_t));
+		t.objects = malloc(t.n * sizeof(IpcObject));
+		if (!t.offsets || !t.objects)
+			goto fail;
+		memcpy(t.offsets, data + ALIGN8((size_t)tr->data_size), t.n * sizeof(uint64_t));
+	}
+	r = -EINVAL;
+	if (parcel_check_offsets_layout((size_t)tr->data_size, t.offsets, t.n) < 0)
+		goto fail;
+	for (i = 0; i < t.n; i++)
+		memcpy(&t.objects[i], data + t.offsets[i], sizeof(IpcObject));
 
-	for (size_t i = 0; i < n_objects; i++) {
-		IpcObject o;
+	for (i = 0; i < t.n; i++) {
+		const IpcObject *o = &t.objects[i];
 
-		memcpy(&o, data + offsets[i], sizeof(o));
-		switch (o.type) {
+		switch (o->type) {
 		case IPC_TYPE_BUFFER:
 			n_buf++;
 			break;
 		case IPC_TYPE_NODE:
-			if (o.a == 0)
-				return -EINVAL;
+			if (o->a == 0)
+				goto fail;
 			break;
 		case IPC_TYPE_HANDLE:
-			if (o.a > UINT32_MAX || !ref_lookup(s, (uint32_t)o.a))
-				return -EINVAL; /* forged: the owner never sees it */
+			if (o->a > UINT32_MAX || !ref_lookup(s, (uint32_t)o->a))
+				goto fail; /* forged: the owner never sees it */
 			break;
 		case IPC_TYPE_FD:
 			/* The i-th fd object names the i-th fd of the message. */
-			if (o.a != n_fd++)
-				return -EINVAL;
+			if (o->a != n_fd++)
+				goto fail;
 			break;
+		default:
+			goto fail;
 		}
 	}
 	if (n_buf != tr->n_buffers || n_fd != n_fds)
-		return -EINVAL;
+		goto fail;
 
 	pos = ALIGN8((size_t)tr->data_size) + ALIGN8((size_t)tr->offsets_size);
 	n_buf = 0;
-	for (size_t i = 0; i < n_objects; i++) {
-		IpcObject o;
+	for (i = 0; i < t.n; i++) {
+		IpcObject *o = &t.objects[i];
 		Node *node;
 		Ref *ref;
 
-		memcpy(&o, data + offsets[i], sizeof(o));
-		o.flags = 0;
-		switch (o.type) {
+		switch (o->type) {
 		case IPC_TYPE_BUFFER:
-			o.a = buffers[n_buf].size;
-			o.b = pos;
+			*o = (IpcObject){ .type = IPC_TYPE_BUFFER,
+					  .a = buffers[n_buf].size,
+					  .b = pos };
 			pos += ALIGN8((size_t)buffers[n_buf++].size);
 			break;
 		case IPC_TYPE_NODE:
-			r = node_get(s, o.a, sender, &node);
+			r = node_get(s, o->a, sender, &node);
 			if (r < 0)
 				goto undo;
 			r = ref_deliver(target, node, &ref);
@@ -259,30 +283,35 @@ static int translate(Thread *sender, Process *target, Buffer *buf, const IpcTran
 				node_release_if_unused(node);
 				goto undo;
 			}
-			o = (IpcObject){ .type = IPC_TYPE_HANDLE, .a = ref->handle };
+			*o = (IpcObject){ .type = IPC_TYPE_HANDLE, .a = ref->handle };
 			break;
 		case IPC_TYPE_HANDLE:
-			node = ref_lookup(s, (uint32_t)o.a)->node;
+			node = ref_lookup(s, (uint32_t)o->a)->node;
 			if (node->owner == target) {
-				o = (IpcObject){ .type = IPC_TYPE_NODE, .a = node->cookie };
+				*o = (IpcObject){ .type = IPC_TYPE_NODE, .a = node->cookie };
 				break;
 			}
 			r = ref_deliver(target, node, &ref);
 			if (r < 0)
 				goto undo;
-			o = (IpcObject){ .type = IPC_TYPE_HANDLE, .a = ref->handle };
+			*o = (IpcObject){ .type = IPC_TYPE_HANDLE, .a = ref->handle };
 			break;
 		case IPC_TYPE_FD:
-			o.b = 0;
+			*o = (IpcObject){ .type = IPC_TYPE_FD, .a = o->a };
 			break;
 		}
-		memcpy(data + offsets[i], &o, sizeof(o));
-		continue;
-undo:
-		translate_undo(target, data, offsets, i);
-		return r;
 	}
+
+	for (i = 0; i < t.n; i++)
+		memcpy(data + t.offsets[i], &t.objects[i], sizeof(IpcObject));
+	*ret = t;
 	return 0;
+
+undo:
+	translate_undo(target, &t, i);
+fail:
+	object_table_free(&t);
+	return r;
 }
 
 static void send_notice(Thread *thread, uint32_t op, const IpcNotice *notice, int *fds,
@@ -353,6 +382,7 @@ static void call_command(Thread *thread, const IpcTransaction *tr, const IpcBuff
 	Process *s = thread->process, *target;
 	bool oneway = tr->flags & IPC_TF_ONEWAY;
 	Thread *target_thread = NULL;
+	ObjectTable objects;
 	Transaction *t;
 	Buffer *buf;
 	Ref *ref;
@@ -385,22 +415,26 @@ static void call_command(Thread *thread, const IpcTransaction *tr, const IpcBuff
 	r = copy_in(thread, target, tr, buffers, oneway, &buf);
 	if (r < 0)
 		goto fail;
-	r = translate(thread, target, buf, tr, buffers, n_fds);
+	r = translate(thread, target, buf, tr, buffers, n_fds, &objects);
 	if (r < 0) {
 		alloc_free_buf(target->arena->alloc, buf->offset);
 		goto fail;
 	}
 
 	t = calloc(1, sizeof(*t));
+	if (t && n_fds > 0) {
+		t->fds = malloc(n_fds * sizeof(int));
+		if (!t->fds)
+			t = mfree(t);
+	}
 	if (!t) {
-		translate_undo(target, arena_at(target->arena, buf->offset),
-			       (const uint64_t *)(const void *)arena_at(
-				       target->arena, buf->offset + ALIGN8((size_t)tr->data_size)),
-			       (size_t)tr->offsets_size / sizeof(uint64_t));
+		translate_undo(target, &objects, objects.n);
+		object_table_free(&objects);
 		alloc_free_buf(target->arena->alloc, buf->offset);
 		r = -ENOMEM;
 		goto fail;
 	}
+	object_table_free(&objects);
 	t->work.type = WORK_TRANSACTION;
 	t->id = daemon_next_id(thread->daemon);
 	t->to_process = target;
@@ -414,21 +448,6 @@ static void call_command(Thread *thread, const IpcTransaction *tr, const IpcBuff
 	t->sender_uid = s->uid;
 	t->sender_gid = s->gid;
 	if (n_fds > 0) {
-		t->fds = malloc(n_fds * sizeof(int));
-		if (!t->fds) {
-			buf->userdata = NULL;
-			t->replied = true;
-			t->buffer = NULL;
-			translate_undo(target, arena_at(target->arena, buf->offset),
-				       (const uint64_t *)(const void *)arena_at(
-					       target->arena,
-					       buf->offset + ALIGN8((size_t)tr->data_size)),
-				       (size_t)tr->offsets_size / sizeof(uint64_t));
-			alloc_free_buf(target->arena->alloc, buf->offset);
-			transaction_maybe_free(t);
-			r = -ENOMEM;
-			goto fail;
-		}
 		memcpy(t->fds, fds, n_fds * sizeof(int));
 		t->n_fds = n_fds;
 	}
@@ -471,7 +490,12 @@ static bool reply_deliver(Thread *thread, const IpcTransaction *tr, const IpcBuf
 			  int *fds, size_t n_fds)
 {
 	Transaction *t = thread->stack;
-	IpcNotice n = { .status = tr->status };
+	/* The reply's sender is the replier (no pid, as in Binder). */
+	IpcNotice n = {
+		.status = tr->status,
+		.sender_uid = thread->process->uid,
+		.sender_gid = thread->process->gid,
+	};
 	Thread *caller;
 	Buffer *buf;
 	int r;
@@ -500,14 +524,19 @@ static bool reply_deliver(Thread *thread, const IpcTransaction *tr, const IpcBuf
 	if (tr->status >= 0) {
 		r = copy_in(thread, caller->process, tr, buffers, false, &buf);
 		if (r == 0) {
-			r = translate(thread, caller->process, buf, tr, buffers, n_fds);
+			ObjectTable objects;
+
+			r = translate(thread, caller->process, buf, tr, buffers, n_fds, &objects);
 			if (r < 0)
 				alloc_free_buf(caller->process->arena->alloc, buf->offset);
+			else
+				object_table_free(&objects);
 		}
 		if (r < 0) {
-			/* The replier's part is done; the caller learns the reply failed. */
+			/* The replier's part is done; the caller learns the reply failed.
+			 * A replier that died under the copy is a dead object to it. */
 			close_fds(fds, n_fds);
-			fail_sender(caller, false, r);
+			fail_sender(caller, false, r == -ESRCH ? -EPIPE : r);
 			thread_update_idle(caller);
 			return true;
 		}

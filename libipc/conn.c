@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/sock-util.h"
@@ -50,8 +51,10 @@ static void on_thread_exit(void *unused)
 	Sock *s;
 
 	while ((s = LIST_FIRST(&thread_socks))) {
-		if (s->conn)
+		if (s->conn) {
+			(void)sock_drain_replies(s);
 			(void)sock_flush(s);
+		}
 		LIST_REMOVE(s, thread_entry);
 		sock_free(s);
 	}
@@ -84,11 +87,15 @@ int conn_error(ipc_conn *conn, int r)
 
 static void sock_free(Sock *s)
 {
+	ipc_conn *conn;
+
 	pthread_mutex_lock(&socks_lock);
-	if (s->conn)
+	conn = s->conn;
+	if (conn)
 		LIST_REMOVE(s, conn_entry);
 	s->conn = NULL;
 	pthread_mutex_unlock(&socks_lock);
+	conn_release_held(conn, s->n_held);
 
 	for (size_t i = 0; i < s->n_held; i++)
 		ipc_parcel_unref(s->held_replies[i]);
@@ -202,6 +209,13 @@ static ipc_conn *conn_free(ipc_conn *conn)
 {
 	Sock *s, *next;
 
+	/* Replies this thread sent must reach their callers before we hang up. */
+	LIST_FOREACH(s, &thread_socks, thread_entry)
+		if (s->conn == conn) {
+			(void)sock_drain_replies(s);
+			(void)sock_flush(s);
+		}
+
 	/* Close every thread's socket: ipcd releases all we held. */
 	pthread_mutex_lock(&socks_lock);
 	LIST_FOREACH_SAFE(s, &conn->socks, conn_entry, next) {
@@ -220,6 +234,7 @@ static ipc_conn *conn_free(ipc_conn *conn)
 	conn_free_tables(conn);
 	if (conn->arena)
 		munmap((void *)conn->arena, conn->arena_size);
+	pthread_cond_destroy(&conn->held_cond);
 	pthread_mutex_destroy(&conn->lock);
 	free(conn->address);
 	free(conn);
@@ -248,6 +263,7 @@ _public_ int ipc_conn_open(const char *address, ipc_conn **ret_conn)
 	conn->n_ref = 1;
 	conn->origin_pid = ipc_cached_pid();
 	pthread_mutex_init(&conn->lock, NULL);
+	pthread_cond_init(&conn->held_cond, NULL);
 	RB_INIT(&conn->nodes);
 	RB_INIT(&conn->handles);
 	LIST_INIT(&conn->socks);
@@ -437,7 +453,8 @@ int sock_enter_looper(Sock *s)
 	return sock_queue_cmd(s, IPC_BC_ENTER_LOOPER, NULL, 0);
 }
 
-static void pool_spawn(ipc_conn *conn);
+static void pool_spawn(ipc_conn *conn, Sock *s);
+static void conn_wait_held(ipc_conn *conn, unsigned seconds);
 
 int sock_process_one(Sock *s, bool block, Wait *wait)
 {
@@ -532,7 +549,7 @@ int sock_process_one(Sock *s, bool block, Wait *wait)
 			break;
 		}
 		case IPC_BR_SPAWN_LOOPER:
-			pool_spawn(conn);
+			pool_spawn(conn, s);
 			break;
 		case IPC_BR_EXIT:
 			s->exit_requested = true;
@@ -646,6 +663,42 @@ _public_ int ipc_conn_run(ipc_conn *conn)
 			r = sock_process_one(s, true, NULL);
 	}
 	s->exit_requested = false;
+	/*
+	 * A process may exit the moment run() returns: its last replies (this
+	 * thread's, and the pool's, which leave their loops too) must have been
+	 * copied by then. A pool thread stuck in a handler is waited for 5 s.
+	 */
+	if (r >= 0)
+		r = sock_drain_replies(s);
+	if (r >= 0)
+		conn_wait_held(conn, 5);
+	return r < 0 ? r : 0;
+}
+
+static void conn_wait_held(ipc_conn *conn, unsigned seconds)
+{
+	struct timespec deadline;
+
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += seconds;
+	pthread_mutex_lock(&conn->lock);
+	while (conn->n_held > 0)
+		if (pthread_cond_timedwait(&conn->held_cond, &conn->lock, &deadline) != 0)
+			break;
+	pthread_mutex_unlock(&conn->lock);
+}
+
+int sock_drain_replies(Sock *s)
+{
+	int r;
+
+	if (s->n_held == 0 || !s->conn)
+		return 0;
+	r = sock_queue_cmd(s, IPC_BC_ACK_REPLIES, NULL, 0);
+	if (r == 0)
+		r = sock_flush(s);
+	while (r >= 0 && s->n_held > 0)
+		r = sock_process_one(s, true, NULL);
 	return r < 0 ? r : 0;
 }
 
@@ -693,6 +746,7 @@ static void *pool_main(void *userdata)
 	return NULL;
 }
 
+/* Return: 1 if a thread started, 0 if the pool is full, or -errno. */
 static int pool_start_thread(ipc_conn *conn, bool requested)
 {
 	pthread_attr_t attr;
@@ -724,13 +778,16 @@ static int pool_start_thread(ipc_conn *conn, bool requested)
 		conn->n_pool_threads--;
 		pthread_mutex_unlock(&conn->lock);
 		ipc_conn_unref(conn);
+		return r;
 	}
-	return r;
+	return 1;
 }
 
-static void pool_spawn(ipc_conn *conn)
+static void pool_spawn(ipc_conn *conn, Sock *s)
 {
-	(void)pool_start_thread(conn, true);
+	/* ipcd waits for this thread: if none comes, it must hear so. */
+	if (pool_start_thread(conn, true) <= 0)
+		(void)sock_queue_cmd(s, IPC_BC_SPAWN_DECLINED, NULL, 0);
 }
 
 _public_ int ipc_conn_start_threads(ipc_conn *conn, unsigned max_threads)
@@ -758,5 +815,5 @@ _public_ int ipc_conn_start_threads(ipc_conn *conn, unsigned max_threads)
 		r = sock_flush(s);
 	if (r == 0)
 		r = pool_start_thread(conn, false);
-	return r;
+	return r < 0 ? r : 0;
 }

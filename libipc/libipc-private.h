@@ -121,6 +121,9 @@ struct ipc_conn {
 	ipc_ref *context; /* handle 0 */
 	unsigned max_threads;
 	unsigned n_pool_threads;
+	/* Replies of all threads not yet copied by ipcd (conn->lock, held_cond). */
+	size_t n_held;
+	pthread_cond_t held_cond;
 };
 
 struct ipc_parcel {
@@ -160,6 +163,8 @@ int sock_send_cmds(Sock *s, const void *cmds, size_t size, const int *fds, size_
 int sock_queue_cmd(Sock *s, uint32_t op, const void *payload, size_t size);
 int sock_flush(Sock *s);
 int sock_enter_looper(Sock *s);
+/* Wait until ipcd copied every reply this thread sent (before it goes away). */
+int sock_drain_replies(Sock *s);
 /* Receive and handle one message; @wait, if any, collects a REPLY or COMPLETE. */
 typedef struct Wait {
 	bool done;
@@ -192,5 +197,7 @@ void conn_free_tables(ipc_conn *conn);
 /* transact.c */
 void dispatch_transaction(Sock *s, const IpcNotice *n, int *fds);
 void reply_copied(Sock *s, uint32_t count);
+/* @count held replies went (copied, or their socket closed): wake drains. */
+void conn_release_held(ipc_conn *conn, size_t count);
 int transact_remote(ipc_conn *conn, uint32_t handle, uint32_t code, ipc_parcel *data,
 		    ipc_parcel **ret_reply, uint32_t flags);

@@ -155,7 +155,20 @@ static int hold_reply(Sock *s, ipc_parcel *reply)
 		s->held_allocated = n;
 	}
 	s->held_replies[s->n_held++] = reply;
+	pthread_mutex_lock(&s->conn->lock);
+	s->conn->n_held++;
+	pthread_mutex_unlock(&s->conn->lock);
 	return 0;
+}
+
+void conn_release_held(ipc_conn *conn, size_t count)
+{
+	if (!conn || count == 0)
+		return;
+	pthread_mutex_lock(&conn->lock);
+	conn->n_held -= count;
+	pthread_cond_broadcast(&conn->held_cond);
+	pthread_mutex_unlock(&conn->lock);
 }
 
 void reply_copied(Sock *s, uint32_t count)
@@ -167,6 +180,7 @@ void reply_copied(Sock *s, uint32_t count)
 	memmove(s->held_replies, s->held_replies + count,
 		(s->n_held - count) * sizeof(ipc_parcel *));
 	s->n_held -= count;
+	conn_release_held(s->conn, count);
 }
 
 /* Send the handler's reply, with whatever the thread deferred before it. */
