@@ -102,7 +102,9 @@ int ipc_parcel_read_bytes(ipc_parcel *p, const void **ret_data, size_t *ret_size
 int ipc_parcel_read_fd(ipc_parcel *p, int *ret_fd); /* caller owns the returned fd */
 int ipc_parcel_read_ref(ipc_parcel *p, ipc_ref **ret_ref); /* caller owns a reference */
 
-/* Who sent an incoming parcel (stamped by ipcd, not claimed by the sender). */
+/* Who sent an incoming parcel (stamped by ipcd, not claimed by the sender).
+ * uid and gid always; the pid only for synchronous calls (0 for oneway calls
+ * and replies, as in Binder). */
 int ipc_parcel_get_sender(ipc_parcel *p, pid_t *ret_pid, uid_t *ret_uid, gid_t *ret_gid);
 
 /* Extensions beyond the API contract. */
