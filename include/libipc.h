@@ -46,6 +46,9 @@ typedef int (*ipc_handler_fn)(ipc_node *node, uint32_t code, ipc_parcel *data, i
 int ipc_node_new(ipc_conn *conn, ipc_handler_fn handler, void *userdata, ipc_node **ret_node);
 ipc_node *ipc_node_ref(ipc_node *node);
 ipc_node *ipc_node_unref(ipc_node *node);
+/* Extension: call destroy(userdata) when the node is freed: when neither
+ * the application nor any other process holds it any more. */
+int ipc_node_set_destroy(ipc_node *node, void (*destroy)(void *userdata));
 
 /* The registry (handle 0, served by ipcd). */
 int ipc_service_add(ipc_conn *conn, const char *name, ipc_node *node);

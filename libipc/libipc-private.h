@@ -69,6 +69,7 @@ struct ipc_node {
 	ipc_conn *conn;
 	ipc_handler_fn handler;
 	void *userdata;
+	void (*destroy)(void *userdata); /* ipc_node_set_destroy() */
 	pid_t origin_pid;
 	RB_ENTRY(ipc_node) entry;
 };

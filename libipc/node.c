@@ -87,20 +87,39 @@ _public_ ipc_node *ipc_node_ref(ipc_node *node)
 	return node;
 }
 
-/* With conn->lock held: free the node if nobody holds it. Return true if freed. */
-static bool node_maybe_free_locked(ipc_node *node)
+/* With conn->lock held: if nobody holds the node, take it out of the table
+ * and return true; the caller then destroys it, after unlocking. */
+static bool node_unused_locked(ipc_node *node)
 {
 	if (node->n_ref > 0 || node->remote > 0 || node->n_busy > 0)
 		return false;
 	RB_REMOVE(NodeTree, &node->conn->nodes, node);
-	free(node);
 	return true;
+}
+
+/* Never under conn->lock: the hook is the application's code. */
+static void node_destroy(ipc_node *node)
+{
+	if (node->destroy)
+		node->destroy(node->userdata);
+	free(node);
+}
+
+_public_ int ipc_node_set_destroy(ipc_node *node, void (*destroy)(void *userdata))
+{
+	assert_return(node, -EINVAL);
+	assert_origin(node);
+
+	pthread_mutex_lock(&node->conn->lock);
+	node->destroy = destroy;
+	pthread_mutex_unlock(&node->conn->lock);
+	return 0;
 }
 
 _public_ ipc_node *ipc_node_unref(ipc_node *node)
 {
 	ipc_conn *conn;
-	bool drop_conn;
+	bool drop_conn, unused;
 
 	if (!node)
 		return NULL;
@@ -109,8 +128,10 @@ _public_ ipc_node *ipc_node_unref(ipc_node *node)
 	node->n_ref--;
 	/* The application's last reference held the conn; remote ones do not. */
 	drop_conn = node->n_ref == 0;
-	node_maybe_free_locked(node);
+	unused = node_unused_locked(node);
 	pthread_mutex_unlock(&conn->lock);
+	if (unused)
+		node_destroy(node);
 	if (drop_conn)
 		ipc_conn_unref(conn);
 	return NULL;
@@ -154,23 +175,30 @@ void node_busy_put(ipc_node *node)
 {
 	ipc_conn *conn = node->conn;
 
+	bool unused;
+
 	pthread_mutex_lock(&conn->lock);
 	node->n_busy--;
-	node_maybe_free_locked(node);
+	unused = node_unused_locked(node);
 	pthread_mutex_unlock(&conn->lock);
+	if (unused)
+		node_destroy(node);
 }
 
 void node_acquire(ipc_conn *conn, uint64_t cookie, int delta)
 {
 	ipc_node *node;
+	bool unused = false;
 
 	pthread_mutex_lock(&conn->lock);
 	node = node_find_locked(conn, cookie);
 	if (node) {
 		node->remote += delta;
-		node_maybe_free_locked(node);
+		unused = node_unused_locked(node);
 	}
 	pthread_mutex_unlock(&conn->lock);
+	if (unused)
+		node_destroy(node);
 }
 
 static HandleEntry *handle_find_locked(ipc_conn *conn, uint32_t handle)
@@ -448,7 +476,7 @@ void conn_free_tables(ipc_conn *conn)
 	/* Only what remote holders kept alive is left: no application reference. */
 	RB_FOREACH_SAFE(n, NodeTree, &conn->nodes, nnext) {
 		RB_REMOVE(NodeTree, &conn->nodes, n);
-		free(n);
+		node_destroy(n);
 	}
 	RB_FOREACH_SAFE(e, HandleTree, &conn->handles, enext) {
 		DeathLink *l;
