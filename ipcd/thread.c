@@ -3,12 +3,12 @@
  * thread.c - one client socket: reading, framing, dispatch, and a bounded
  * output queue.
  *
- * Each command's framing is checked by proto_next_cmd() before the command
- * is used; commands run in order, so those before a malformed one have taken
- * effect when it is found. Framing errors, unknown commands, commands that
- * make no sense in the thread's state and fds no command takes are protocol
- * errors: the client gets IPC_BR_ERROR and this socket is closed. Errors in
- * the *content* of a call (a bad handle, a bad offsets table) fail that call
+ * A message's framing (every command, by proto_next_cmd()) and its fd count
+ * are checked before any command in it runs: nothing of a malformed message
+ * takes effect. Framing errors, unknown commands, commands that make no
+ * sense in the thread's state and fds no command takes are protocol errors:
+ * the client gets IPC_BR_ERROR and this socket is closed. Errors in the
+ * *content* of a call (a bad handle, a bad offsets table) fail that call
  * only.
  */
 #include <errno.h>
@@ -209,7 +209,8 @@ void thread_send(Thread *t, const void *msg, size_t len, int *fds, size_t n_fds)
 
 		memcpy(combined, &cmd, sizeof(cmd));
 		memcpy((uint8_t *)combined + sizeof(cmd), &c, sizeof(c));
-		memcpy((uint8_t *)combined + 16, msg, len);
+		if (len > 0)
+			memcpy((uint8_t *)combined + 16, msg, len);
 		msg = combined;
 		len += 16;
 		t->n_replies_copied = 0;
@@ -366,12 +367,41 @@ static void handle_exit_loopers(Process *p)
 			thread_send_cmd(t, IPC_BR_EXIT, NULL, 0);
 }
 
+/* Check a whole message's framing, and that its calls take exactly its fds. */
+static int message_check(const void *msg, size_t len, size_t n_fds)
+{
+	size_t pos = 0, fds_taken = 0;
+	const IpcCmd *cmd;
+	int r;
+
+	while ((r = proto_next_cmd(msg, len, &pos, &cmd)) > 0)
+		if (cmd->op == IPC_BC_TRANSACTION || cmd->op == IPC_BC_REPLY) {
+			IpcTransaction tr;
+
+			memcpy(&tr, proto_payload(cmd), sizeof(tr));
+			fds_taken += tr.n_fds;
+		}
+	if (r < 0)
+		return -EBADMSG;
+	return fds_taken == n_fds ? 0 : -EPROTO;
+}
+
 /* Handle every command of one message; the fds are consumed in command order. */
 static void thread_dispatch(Thread *t, const void *msg, size_t len, int *fds, size_t n_fds)
 {
 	size_t pos = 0, fds_used = 0;
 	const IpcCmd *cmd;
-	int r;
+	int r = 0;
+
+	/* Nothing of a malformed message takes effect: check it all first. */
+	r = message_check(msg, len, n_fds);
+	if (r < 0) {
+		close_fds(fds, n_fds);
+		thread_protocol_error(t, r,
+				      r == -EBADMSG ? "malformed message" :
+						      "message fds do not match its calls");
+		return;
+	}
 
 	while (!t->is_dead && (r = proto_next_cmd(msg, len, &pos, &cmd)) > 0) {
 		const void *payload = proto_payload(cmd);

@@ -577,7 +577,15 @@ fail:
 		safe_close(fds[i]);
 	/* ipcd broke the protocol or hung up on us: the connection is unusable. */
 	__atomic_store_n(&conn->is_broken, true, __ATOMIC_RELAXED);
-	return r == -EPIPE ? -ECONNRESET : r;
+	return conn_error(conn, r);
+}
+
+/* This thread's socket, as a looper: it serves the process's incoming work. */
+static int conn_get_looper_sock(ipc_conn *conn, Sock **ret)
+{
+	int r = conn_get_sock(conn, ret);
+
+	return r < 0 ? r : sock_enter_looper(*ret);
 }
 
 _public_ int ipc_conn_get_fd(ipc_conn *conn)
@@ -588,11 +596,7 @@ _public_ int ipc_conn_get_fd(ipc_conn *conn)
 	assert_return(conn, -EINVAL);
 	assert_origin(conn);
 
-	r = conn_get_sock(conn, &s);
-	if (r < 0)
-		return r;
-	/* Whoever watches this fd serves the process's incoming work. */
-	r = sock_enter_looper(s);
+	r = conn_get_looper_sock(conn, &s);
 	if (r == 0)
 		r = sock_flush(s);
 	return r < 0 ? r : s->fd;
@@ -606,10 +610,7 @@ _public_ int ipc_conn_process(ipc_conn *conn)
 	assert_return(conn, -EINVAL);
 	assert_origin(conn);
 
-	r = conn_get_sock(conn, &s);
-	if (r < 0)
-		return r;
-	r = sock_enter_looper(s);
+	r = conn_get_looper_sock(conn, &s);
 	if (r < 0)
 		return r;
 	k = sock_process_one(s, false, NULL);
@@ -651,10 +652,9 @@ _public_ int ipc_conn_run(ipc_conn *conn)
 	assert_return(conn, -EINVAL);
 	assert_origin(conn);
 
-	r = conn_get_sock(conn, &s);
+	r = conn_get_looper_sock(conn, &s);
 	if (r < 0)
 		return r;
-	r = sock_enter_looper(s);
 	while (r >= 0 && !s->exit_requested &&
 	       !__atomic_load_n(&conn->is_exiting, __ATOMIC_RELAXED)) {
 		/* Deferred frees and DONEs go before this thread blocks. */
