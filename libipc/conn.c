@@ -634,9 +634,11 @@ _public_ int ipc_conn_wait(ipc_conn *conn, uint64_t timeout_usec)
 	r = sock_flush(s);
 	if (r < 0)
 		return r;
-	timeout_ms = timeout_usec == UINT64_MAX	     ? -1 :
-		     timeout_usec / 1000 > INT32_MAX ? INT32_MAX :
-						       (int)((timeout_usec + 999) / 1000);
+	/* Round up to whole milliseconds, in 64 bits, then clamp. */
+	timeout_ms = timeout_usec == UINT64_MAX ?
+			     -1 :
+			     (int)MIN(timeout_usec / 1000 + (timeout_usec % 1000 != 0),
+				      (uint64_t)INT32_MAX);
 	pfd.fd = s->fd;
 	r = poll(&pfd, 1, timeout_ms);
 	if (r < 0)

@@ -33,6 +33,8 @@
 /* Objects made before a fork are dead in the child. */
 #define assert_origin(obj) assert_return((obj)->origin_pid == ipc_cached_pid(), -ECHILD)
 pid_t ipc_cached_pid(void);
+/* In a fork child, a connection's sockets are the parent's: never use them. */
+#define conn_is_child(conn) ((conn)->origin_pid != ipc_cached_pid())
 
 typedef struct Sock Sock;
 typedef struct HandleEntry HandleEntry;

@@ -215,7 +215,9 @@ void handles_pin_locked(ipc_conn *conn, uint32_t handle, bool delivery)
 	if (!e) {
 		e = calloc(1, sizeof(*e));
 		if (!e)
-			abort(); /* the count ipcd keeps would go wrong: fail loudly */
+			/* The delivery goes unrecorded: ipcd keeps that reference
+			 * until we disconnect (a leak, not a wrong count). */
+			return;
 		e->handle = handle;
 		LIST_INIT(&e->links);
 		RB_INSERT(HandleTree, &conn->handles, e);
@@ -248,8 +250,8 @@ void handles_unpin(ipc_conn *conn, uint32_t handle)
 	}
 	free(e);
 
-	/* Not on a hot path: tell ipcd now, so the object can go. */
-	if (rel.count > 0 && conn_get_sock(conn, &s) == 0 &&
+	/* Not on a hot path: tell ipcd now, so the object can go (never from a fork child). */
+	if (rel.count > 0 && !conn_is_child(conn) && conn_get_sock(conn, &s) == 0 &&
 	    sock_queue_cmd(s, IPC_BC_RELEASE, &rel, sizeof(rel)) == 0 && s->dispatch_depth == 0)
 		(void)sock_flush(s);
 }
@@ -305,9 +307,39 @@ int ref_new_local(ipc_node *node, ipc_ref **ret)
 
 _public_ ipc_ref *ipc_ref_ref(ipc_ref *ref)
 {
-	if (ref)
+	if (!ref)
+		return NULL;
+	/* A remote ref's count is also changed by the handle table, under its lock. */
+	if (ref->entry) {
+		pthread_mutex_lock(&ref->conn->lock);
+		ref->n_ref++;
+		pthread_mutex_unlock(&ref->conn->lock);
+	} else {
 		__atomic_add_fetch(&ref->n_ref, 1, __ATOMIC_RELAXED);
+	}
 	return ref;
+}
+
+/* The last ref of a handle went: its death links go with it (a later ref
+ * for the same handle starts with none), and so does ipcd's request. */
+static void ref_drop_links(ipc_conn *conn, HandleEntry *e, uint32_t handle)
+{
+	IpcDeath req = { .handle = handle };
+	DeathLink *l;
+	Sock *s;
+
+	pthread_mutex_lock(&conn->lock);
+	while ((l = LIST_FIRST(&e->links))) {
+		LIST_REMOVE(l, entry);
+		free(l);
+	}
+	req.cookie = e->death_cookie;
+	e->death_cookie = 0;
+	pthread_mutex_unlock(&conn->lock);
+
+	if (req.cookie != 0 && !conn_is_child(conn) && conn_get_sock(conn, &s) == 0 &&
+	    sock_queue_cmd(s, IPC_BC_CLEAR_DEATH, &req, sizeof(req)) == 0)
+		(void)sock_flush(s);
 }
 
 _public_ ipc_ref *ipc_ref_unref(ipc_ref *ref)
@@ -327,6 +359,7 @@ _public_ ipc_ref *ipc_ref_unref(ipc_ref *ref)
 		pthread_mutex_unlock(&conn->lock);
 		if (!last)
 			return NULL;
+		ref_drop_links(conn, ref->entry, ref->handle);
 		handles_unpin(conn, ref->handle);
 	} else {
 		if (__atomic_sub_fetch(&ref->n_ref, 1, __ATOMIC_ACQ_REL) > 0)

@@ -39,8 +39,8 @@ static void parcel_free_buffer(ipc_parcel *p)
 	size_t small = p->conn->arena_size / 16;
 	Sock *s;
 
-	if (conn_get_sock(p->conn, &s) < 0)
-		return; /* the connection is gone, and the arena with it */
+	if (conn_is_child(p->conn) || conn_get_sock(p->conn, &s) < 0)
+		return; /* a fork child, or the connection and its arena are gone */
 	if (sock_queue_cmd(s, IPC_BC_FREE_BUFFER, &fb, sizeof(fb)) < 0)
 		return;
 	/*
@@ -75,8 +75,9 @@ static void parcel_free(ipc_parcel *p)
 	free(p->buffers);
 
 	if (p->is_incoming && p->conn) {
-		/* Handles ipcd delivered in it: the parcel's pins go. */
-		for (size_t i = 0; i < p->r.n_offsets; i++) {
+		/* Handles ipcd delivered in it: the parcel's pins go. (In a fork
+		 * child the arena is not mapped: nothing of it may be read.) */
+		for (size_t i = 0; i < p->r.n_offsets && !conn_is_child(p->conn); i++) {
 			IpcObject o;
 
 			memcpy(&o, p->r.data + p->r.offsets[i], sizeof(o));
@@ -189,11 +190,18 @@ static int parcel_wrote(ipc_parcel *p, int r)
 	return 0;
 }
 
+/* A received parcel lies in the arena, which a fork child does not have. */
+#define assert_readable(p)                                                                         \
+	do {                                                                                       \
+		assert_return(p, -EINVAL);                                                         \
+		assert_return(!(p)->conn || !conn_is_child((p)->conn), -ECHILD);                   \
+	} while (0)
+
 /* Only a parcel being written can take values. */
 #define assert_writable(p)                                                                         \
 	do {                                                                                       \
 		assert_return(p, -EINVAL);                                                         \
-		assert_return(!(p)->is_incoming, -EPERM);                                          \
+		assert_return(!(p)->is_incoming, -EINVAL);                                         \
 	} while (0)
 
 _public_ int ipc_parcel_write_i32(ipc_parcel *p, int32_t v)
@@ -239,7 +247,7 @@ _public_ int ipc_parcel_read_i32(ipc_parcel *p, int32_t *ret)
 	uint32_t v;
 	int r;
 
-	assert_return(p, -EINVAL);
+	assert_readable(p);
 	assert_return(ret, -EINVAL);
 
 	r = parcel_read_32(&p->r, IPC_TYPE_I32, &v);
@@ -251,7 +259,7 @@ _public_ int ipc_parcel_read_i32(ipc_parcel *p, int32_t *ret)
 
 _public_ int ipc_parcel_read_u32(ipc_parcel *p, uint32_t *ret)
 {
-	assert_return(p, -EINVAL);
+	assert_readable(p);
 	assert_return(ret, -EINVAL);
 	return parcel_read_32(&p->r, IPC_TYPE_U32, ret);
 }
@@ -261,7 +269,7 @@ _public_ int ipc_parcel_read_i64(ipc_parcel *p, int64_t *ret)
 	uint64_t v;
 	int r;
 
-	assert_return(p, -EINVAL);
+	assert_readable(p);
 	assert_return(ret, -EINVAL);
 
 	r = parcel_read_64(&p->r, IPC_TYPE_I64, &v);
@@ -273,14 +281,14 @@ _public_ int ipc_parcel_read_i64(ipc_parcel *p, int64_t *ret)
 
 _public_ int ipc_parcel_read_u64(ipc_parcel *p, uint64_t *ret)
 {
-	assert_return(p, -EINVAL);
+	assert_readable(p);
 	assert_return(ret, -EINVAL);
 	return parcel_read_64(&p->r, IPC_TYPE_U64, ret);
 }
 
 _public_ int ipc_parcel_read_string(ipc_parcel *p, const char **ret)
 {
-	assert_return(p, -EINVAL);
+	assert_readable(p);
 	assert_return(ret, -EINVAL);
 	return parcel_read_string(&p->r, ret);
 }
@@ -291,7 +299,7 @@ _public_ int ipc_parcel_read_bytes(ipc_parcel *p, const void **ret_data, size_t 
 	IpcObject o;
 	int r;
 
-	assert_return(p, -EINVAL);
+	assert_readable(p);
 	assert_return(ret_data, -EINVAL);
 	assert_return(ret_size, -EINVAL);
 
@@ -423,7 +431,7 @@ _public_ int ipc_parcel_read_fd(ipc_parcel *p, int *ret_fd)
 	IpcObject o;
 	int fd, r;
 
-	assert_return(p, -EINVAL);
+	assert_readable(p);
 	assert_return(ret_fd, -EINVAL);
 
 	r = parcel_read_object(&p->r, IPC_TYPE_FD, &o, &at);
@@ -458,7 +466,7 @@ _public_ int ipc_parcel_read_ref(ipc_parcel *p, ipc_ref **ret_ref)
 	IpcObject o;
 	int r;
 
-	assert_return(p, -EINVAL);
+	assert_readable(p);
 	assert_return(ret_ref, -EINVAL);
 
 	saved = p->r;
@@ -505,7 +513,7 @@ _public_ int ipc_parcel_read_ref(ipc_parcel *p, ipc_ref **ret_ref)
 
 _public_ int ipc_parcel_get_sender(ipc_parcel *p, pid_t *ret_pid, uid_t *ret_uid, gid_t *ret_gid)
 {
-	assert_return(p, -EINVAL);
+	assert_readable(p);
 
 	if (!p->is_incoming) {
 		/* A call made directly to a node of this process: we sent it. */

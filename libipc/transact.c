@@ -133,6 +133,12 @@ _public_ int ipc_ref_transact(ipc_ref *ref, uint32_t code, ipc_parcel *data, ipc
 	assert_return(!(flags & IPC_CALL_ONEWAY) || !ret_reply, -EINVAL);
 	assert_origin(ref);
 
+	/* Cookies and handles mean something only on their own connection. */
+	for (size_t i = 0; data && i < data->n_nodes; i++)
+		assert_return(data->nodes[i]->conn == ref->conn, -EINVAL);
+	for (size_t i = 0; data && i < data->n_refs; i++)
+		assert_return(data->refs[i]->conn == ref->conn, -EINVAL);
+
 	if (ref->node)
 		return transact_local(ref->node, code, data, ret_reply, flags);
 	return transact_remote(ref->conn, ref->handle, code, data, ret_reply, flags);

@@ -863,12 +863,12 @@ START_TEST(test_incoming_not_writable)
 	data = guard_place(&g, words, sizeof(words));
 	incoming_init(&in, data, sizeof(words), NULL, 0);
 
-	ck_assert_int_eq(ipc_parcel_write_i32(&in, 1), -EPERM);
-	ck_assert_int_eq(ipc_parcel_write_u32(&in, 1), -EPERM);
-	ck_assert_int_eq(ipc_parcel_write_i64(&in, 1), -EPERM);
-	ck_assert_int_eq(ipc_parcel_write_u64(&in, 1), -EPERM);
-	ck_assert_int_eq(ipc_parcel_write_string(&in, "x"), -EPERM);
-	ck_assert_int_eq(ipc_parcel_write_bytes(&in, "x", 1), -EPERM);
+	ck_assert_int_eq(ipc_parcel_write_i32(&in, 1), -EINVAL);
+	ck_assert_int_eq(ipc_parcel_write_u32(&in, 1), -EINVAL);
+	ck_assert_int_eq(ipc_parcel_write_i64(&in, 1), -EINVAL);
+	ck_assert_int_eq(ipc_parcel_write_u64(&in, 1), -EINVAL);
+	ck_assert_int_eq(ipc_parcel_write_string(&in, "x"), -EINVAL);
+	ck_assert_int_eq(ipc_parcel_write_bytes(&in, "x", 1), -EINVAL);
 	ck_assert_ptr_eq(in.r.data, data);
 	ck_assert_uint_eq(in.r.size, 8);
 	ck_assert_uint_eq(ipc_parcel_get_data_size(&in), 8);
