@@ -667,8 +667,9 @@ _public_ int ipc_conn_run(ipc_conn *conn)
 	s->exit_requested = false;
 	/*
 	 * A process may exit the moment run() returns: its last replies (this
-	 * thread's, and the pool's, which leave their loops too) must have been
-	 * copied by then. A pool thread stuck in a handler is waited for 5 s.
+	 * thread's, and the pool's, which leave their loops too, including
+	 * handlers still running) must have been copied by then. A handler
+	 * that does not return is waited for 5 s.
 	 */
 	if (r >= 0)
 		r = sock_drain_replies(s);
@@ -684,7 +685,7 @@ static void conn_wait_held(ipc_conn *conn, unsigned seconds)
 	clock_gettime(CLOCK_REALTIME, &deadline);
 	deadline.tv_sec += seconds;
 	pthread_mutex_lock(&conn->lock);
-	while (conn->n_held > 0)
+	while (conn->n_held > 0 || conn->n_dispatching > 0)
 		if (pthread_cond_timedwait(&conn->held_cond, &conn->lock, &deadline) != 0)
 			break;
 	pthread_mutex_unlock(&conn->lock);

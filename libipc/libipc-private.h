@@ -124,8 +124,10 @@ struct ipc_conn {
 	ipc_ref *context; /* handle 0 */
 	unsigned max_threads;
 	unsigned n_pool_threads;
-	/* Replies of all threads not yet copied by ipcd (conn->lock, held_cond). */
+	/* Replies of all threads not yet copied by ipcd, and handlers running
+	 * (conn->lock; held_cond wakes who waits for both to reach 0). */
 	size_t n_held;
+	unsigned n_dispatching;
 	pthread_cond_t held_cond;
 };
 
@@ -202,5 +204,7 @@ void dispatch_transaction(Sock *s, const IpcNotice *n, int *fds);
 void reply_copied(Sock *s, uint32_t count);
 /* @count held replies went (copied, or their socket closed): wake drains. */
 void conn_release_held(ipc_conn *conn, size_t count);
+/* A handler starts (+1) or has sent its reply (-1). */
+void conn_dispatching(ipc_conn *conn, int delta);
 int transact_remote(ipc_conn *conn, uint32_t handle, uint32_t code, ipc_parcel *data,
 		    ipc_parcel **ret_reply, uint32_t flags);

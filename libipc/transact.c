@@ -84,10 +84,13 @@ int transact_remote(ipc_conn *conn, uint32_t handle, uint32_t code, ipc_parcel *
 	free(wait.fds);
 	if (r < 0)
 		return r;
-	if (ret_reply)
+	if (ret_reply) {
 		*ret_reply = reply;
-	else
+	} else {
+		/* Nobody reads it, and no next call may come soon: free it now. */
 		ipc_parcel_unref(reply);
+		(void)sock_flush(s);
+	}
 	return wait.notice.status;
 }
 
@@ -167,6 +170,15 @@ static int hold_reply(Sock *s, ipc_parcel *reply)
 	return 0;
 }
 
+void conn_dispatching(ipc_conn *conn, int delta)
+{
+	pthread_mutex_lock(&conn->lock);
+	conn->n_dispatching += delta;
+	if (conn->n_dispatching == 0)
+		pthread_cond_broadcast(&conn->held_cond);
+	pthread_mutex_unlock(&conn->lock);
+}
+
 void conn_release_held(ipc_conn *conn, size_t count)
 {
 	if (!conn || count == 0)
@@ -218,6 +230,7 @@ void dispatch_transaction(Sock *s, const IpcNotice *n, int *fds)
 	ipc_node *node;
 	int status;
 
+	conn_dispatching(conn, +1);
 	status = parcel_new_incoming(conn, n, fds, &data);
 
 	node = node_busy_get(conn, n->cookie);
@@ -250,4 +263,5 @@ void dispatch_transaction(Sock *s, const IpcNotice *n, int *fds)
 	ipc_parcel_unref(reply);
 	if (node)
 		node_busy_put(node);
+	conn_dispatching(conn, -1);
 }
