@@ -183,8 +183,8 @@ static int count_open_fds(void)
 static pid_t spawn_server(int id, unsigned flags, const char *name, int ready_fd)
 {
 	char exe[PATH_MAX], id_s[16], flags_s[16], fd_s[16];
-	char *argv[] = { exe, (char *)SERVER_ARG, id_s, flags_s, (char *)(name ? name : "-"),
-			 fd_s, NULL };
+	char *argv[] = { exe, (char *)SERVER_ARG, id_s, flags_s, (char *)(name ? name : "-"), fd_s,
+			 NULL };
 	ssize_t n;
 	pid_t pid;
 
@@ -1443,8 +1443,8 @@ START_TEST(test_nested_chain)
 	ck_assert_int_eq(ids4[1], 2);
 	ck_assert_int_eq(ids4[2], 3);
 	ck_assert_int_eq(ids4[3], 1);
-	ck_assert_msg(tids4[3] == tids4[0], "nested call into B ran on thread %d, not %d",
-		      tids4[3], tids4[0]);
+	ck_assert_msg(tids4[3] == tids4[0], "nested call into B ran on thread %d, not %d", tids4[3],
+		      tids4[0]);
 
 	ipc_parcel_unref(reply);
 	ipc_parcel_unref(data);
@@ -1841,8 +1841,8 @@ START_TEST(test_death_multiple)
 		int c = harness_child_take(child[i].from_child,
 					   (int)MAX(deadline - harness_now_ms(), (int64_t)1));
 
-		ck_assert_msg(c == 'd', "linked process %d was not told of the death in 1 s: %d",
-			      i, c);
+		ck_assert_msg(c == 'd', "linked process %d was not told of the death in 1 s: %d", i,
+			      c);
 	}
 	for (int i = 0; i < 4; i++)
 		OK(harness_child_post(child[i].to_child, 'c'));
@@ -2216,10 +2216,10 @@ static int32_t raw_call(HarnessClient *c, uint32_t handle, uint32_t code, const 
 		ParcelReader rd;
 
 		ck_assert_uint_le(n.buffer + ALIGN8(n.data_size) + n.offsets_size, c->arena_size);
-		parcel_reader_init(&rd, c->arena + n.buffer, (size_t)n.data_size,
-				   (const uint64_t *)(const void *)(c->arena + n.buffer +
-								    ALIGN8(n.data_size)),
-				   (size_t)(n.offsets_size / sizeof(uint64_t)));
+		parcel_reader_init(
+			&rd, c->arena + n.buffer, (size_t)n.data_size,
+			(const uint64_t *)(const void *)(c->arena + n.buffer + ALIGN8(n.data_size)),
+			(size_t)(n.offsets_size / sizeof(uint64_t)));
 		OK(parcel_read_object(&rd, IPC_TYPE_HANDLE, ret_obj, NULL));
 	}
 	fb.buffer = n.buffer;
