@@ -15,6 +15,11 @@
  *    answers promptly; a program that cannot wait would hand calls to a
  *    worker thread instead.
  *
+ *  - A callback object: the client makes a node of its own and passes it to
+ *    the service (KV_WATCH); the service calls it back whenever the key
+ *    "color" is put or deleted, and the call is handled here, in this loop,
+ *    through ipc_conn_process(), like any other incoming work.
+ *
  * Every second it does one round of calls (PUT, GET, LIST, and a oneway LOG),
  * until the service stops ("kv-client stop") or it gets SIGINT or SIGTERM.
  */
@@ -54,6 +59,41 @@ static void client_quit(Client *c, int error)
 	if (error < 0 && c->error == 0)
 		c->error = error;
 	event_base_loopbreak(c->base);
+}
+
+/* The key this client watches. */
+#define WATCHED_KEY "color"
+
+/* The watcher node's handler: the service calls it (oneway) when the key changes. */
+static int on_watch(ipc_node *node, uint32_t code, ipc_parcel *data, ipc_parcel *reply,
+		    void *userdata)
+{
+	const char *key;
+	uint32_t event;
+
+	if (code != KV_CHANGED || ipc_parcel_read_string(data, &key) < 0 ||
+	    ipc_parcel_read_u32(data, &event) < 0)
+		return -EINVAL;
+	printf("watch: %s was %s\n", key, event == KV_EVENT_DELETED ? "deleted" : "put");
+	fflush(stdout);
+	return 0;
+}
+
+/* Hand the service a node of ours to call back when WATCHED_KEY changes. */
+static int watch(ipc_ref *kv, ipc_node *watcher)
+{
+	ipc_parcel *p = NULL;
+	int r;
+
+	r = ipc_parcel_new(&p);
+	if (r == 0)
+		r = ipc_parcel_write_string(p, WATCHED_KEY);
+	if (r == 0)
+		r = ipc_parcel_write_node(p, watcher);
+	if (r == 0)
+		r = ipc_ref_transact(kv, KV_WATCH, p, NULL, 0);
+	ipc_parcel_unref(p);
+	return r;
 }
 
 /* Runs from ipc_conn_process() in on_ipc_readable, on the loop's thread. */
@@ -249,6 +289,7 @@ int main(int argc, char **argv)
 	const char *address = NULL;
 	Client c = { 0 };
 	bool linked = false;
+	ipc_node *watcher = NULL;
 	int fd, opt, r;
 
 	while ((opt = getopt_long(argc, argv, "s:h", options, NULL)) != -1) {
@@ -300,6 +341,16 @@ int main(int argc, char **argv)
 	linked = true;
 	printf("kv-event-client: linked to %s's death\n", KV_SERVICE_NAME);
 
+	/* The service holds a ref to this node (and links to our death) until we go. */
+	r = ipc_node_new(c.conn, on_watch, &c, &watcher);
+	if (r == 0)
+		r = watch(c.kv, watcher);
+	if (r < 0) {
+		fprintf(stderr, "kv-event-client: watch %s: %s\n", WATCHED_KEY, strerror(-r));
+		goto out;
+	}
+	printf("kv-event-client: watching %s\n", WATCHED_KEY);
+
 	/*
 	 * This thread's socket: the fd libipc reads for this thread. Watching
 	 * it makes this thread one that serves the process's incoming work
@@ -349,6 +400,7 @@ out:
 	 * long-lived program. After a death the link is spent, and unlink says -EPIPE. */
 	if (linked && !c.service_died)
 		(void)ipc_ref_unlink_to_death(c.kv, on_service_death, &c);
+	ipc_node_unref(watcher);
 	ipc_ref_unref(c.kv);
 	ipc_conn_unref(c.conn);
 	event_base_free(c.base);

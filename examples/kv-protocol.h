@@ -14,6 +14,18 @@
  *   KV_LIST    (empty)                   u32 n, then n strings (the keys, sorted)
  *   KV_LOG     string message            oneway: no reply, the result goes nowhere
  *   KV_STOP    (empty)                   0, then the service exits
+ *   KV_WATCH   string key, node watcher  0: from now on the service calls the watcher
+ *   KV_UNWATCH string key, node watcher  0; or -ENOENT
+ *
+ * A watcher is a node of the client's own (ipc_parcel_write_node): the
+ * service receives a ref to it and, whenever the key is put or deleted,
+ * makes a oneway call to it:
+ *
+ *   KV_CHANGED string key, u32 event      (to the watcher; KV_EVENT_PUT or
+ *                                          KV_EVENT_DELETED)
+ *
+ * The service links to each watcher's death, so a watcher whose process
+ * exits is forgotten without an UNWATCH.
  *
  * "bytes" is anything ipc_parcel_read_bytes() accepts: a value written with
  * ipc_parcel_write_bytes() (copied into the parcel) or ipc_parcel_write_buffer()
@@ -39,6 +51,16 @@ enum {
 	KV_LIST = 4,
 	KV_LOG = 5,
 	KV_STOP = 6,
+	KV_WATCH = 7,
+	KV_UNWATCH = 8,
+
+	/* Made by the service, to a watcher's node. */
+	KV_CHANGED = 100,
+};
+
+enum {
+	KV_EVENT_PUT = 1,
+	KV_EVENT_DELETED = 2,
 };
 
 /* Keys are 1..KV_KEY_MAX bytes long (not counting the NUL). */

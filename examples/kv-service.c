@@ -59,9 +59,23 @@ typedef struct Store {
 	bool is_closed; /* main() freed the entries; handlers still running fail */
 } Store;
 
+/* A watch: call @watcher (a ref to a client's node) when @key changes. */
+typedef struct Watch {
+	char *key;
+	ipc_ref *watcher;
+} Watch;
+
+typedef struct Watches {
+	pthread_mutex_t lock;
+	Watch *items;
+	size_t n_items;
+	size_t n_allocated;
+} Watches;
+
 typedef struct Service {
 	ipc_conn *conn; /* for ipc_conn_exit() in KV_STOP */
 	Store store;
+	Watches watches;
 } Service;
 
 /*
@@ -70,6 +84,7 @@ typedef struct Service {
  */
 static Service service = {
 	.store.lock = PTHREAD_MUTEX_INITIALIZER,
+	.watches.lock = PTHREAD_MUTEX_INITIALIZER,
 };
 
 static Blob *blob_new(const void *data, size_t size)
@@ -239,6 +254,132 @@ static void store_close(Store *s)
 	pthread_mutex_unlock(&s->lock);
 }
 
+/* Does any watch but @skip still use @watcher? */
+static bool watcher_in_use(const Watches *w, const ipc_ref *watcher, size_t skip)
+{
+	for (size_t i = 0; i < w->n_items; i++)
+		if (i != skip && w->items[i].watcher == watcher)
+			return true;
+	return false;
+}
+
+/* With the lock held: drop watch @i (its death link is the caller's business). */
+static void watch_remove_locked(Watches *w, size_t i)
+{
+	Watch gone = w->items[i];
+
+	w->items[i] = w->items[--w->n_items];
+	free(gone.key);
+	ipc_ref_unref(gone.watcher);
+}
+
+/*
+ * A watcher's process is gone: forget its watches. This runs on a looper, as
+ * every death callback does; after it, libipc forgets the link itself.
+ */
+static void on_watcher_death(ipc_ref *watcher, void *userdata)
+{
+	Watches *w = userdata;
+
+	pthread_mutex_lock(&w->lock);
+	for (size_t i = w->n_items; i-- > 0;)
+		if (w->items[i].watcher == watcher)
+			watch_remove_locked(w, i);
+	pthread_mutex_unlock(&w->lock);
+}
+
+static int watch_add(Watches *w, const char *key, ipc_ref *watcher)
+{
+	char *copy;
+	int r = 0;
+
+	pthread_mutex_lock(&w->lock);
+	if (w->n_items == w->n_allocated) {
+		size_t n = w->n_allocated ? 2 * w->n_allocated : 8;
+		Watch *items = realloc(w->items, n * sizeof(*items));
+
+		if (!items) {
+			r = -ENOMEM;
+			goto out;
+		}
+		w->items = items;
+		w->n_allocated = n;
+	}
+	copy = strdup(key);
+	if (!copy) {
+		r = -ENOMEM;
+		goto out;
+	}
+	/* One death link per watcher, however many keys it watches. */
+	if (!watcher_in_use(w, watcher, SIZE_MAX)) {
+		r = ipc_ref_link_to_death(watcher, on_watcher_death, w);
+		if (r < 0) {
+			free(copy);
+			goto out;
+		}
+	}
+	w->items[w->n_items++] = (Watch){ .key = copy, .watcher = ipc_ref_ref(watcher) };
+out:
+	pthread_mutex_unlock(&w->lock);
+	return r;
+}
+
+static int watch_remove(Watches *w, const char *key, ipc_ref *watcher)
+{
+	int r = -ENOENT;
+
+	pthread_mutex_lock(&w->lock);
+	for (size_t i = 0; i < w->n_items; i++)
+		if (w->items[i].watcher == watcher && strcmp(w->items[i].key, key) == 0) {
+			/* ipc_ref_unlink_to_death() wants the same fn and userdata. */
+			if (!watcher_in_use(w, watcher, i))
+				(void)ipc_ref_unlink_to_death(watcher, on_watcher_death, w);
+			watch_remove_locked(w, i);
+			r = 0;
+			break;
+		}
+	pthread_mutex_unlock(&w->lock);
+	return r;
+}
+
+/* Tell every watcher of @key. The calls go out after the lock is dropped. */
+static void watch_notify(Watches *w, const char *key, uint32_t event)
+{
+	ipc_ref **targets = NULL;
+	size_t n = 0;
+
+	pthread_mutex_lock(&w->lock);
+	if (w->n_items > 0)
+		targets = calloc(w->n_items, sizeof(*targets));
+	for (size_t i = 0; targets && i < w->n_items; i++)
+		if (strcmp(w->items[i].key, key) == 0)
+			targets[n++] = ipc_ref_ref(w->items[i].watcher);
+	pthread_mutex_unlock(&w->lock);
+
+	for (size_t i = 0; i < n; i++) {
+		ipc_parcel *p = NULL;
+
+		/* Oneway: a slow or dead watcher never holds up the store. */
+		if (ipc_parcel_new(&p) == 0 && ipc_parcel_write_string(p, key) == 0 &&
+		    ipc_parcel_write_u32(p, event) == 0)
+			(void)ipc_ref_transact(targets[i], KV_CHANGED, p, NULL, IPC_CALL_ONEWAY);
+		ipc_parcel_unref(p);
+		ipc_ref_unref(targets[i]);
+	}
+	free(targets);
+}
+
+static void watch_close(Watches *w)
+{
+	pthread_mutex_lock(&w->lock);
+	while (w->n_items > 0)
+		watch_remove_locked(w, w->n_items - 1);
+	free(w->items);
+	w->items = NULL;
+	w->n_allocated = 0;
+	pthread_mutex_unlock(&w->lock);
+}
+
 /*
  * The handlers. Each returns 0 or a negative errno, which becomes the
  * caller's ipc_ref_transact() result; on an error the reply is discarded.
@@ -250,6 +391,7 @@ static int kv_put(Service *svc, ipc_parcel *data)
 	const void *value;
 	size_t size;
 	Blob *blob;
+	int r;
 
 	if (ipc_parcel_read_string(data, &key) < 0 || !key_is_valid(key))
 		return -EINVAL;
@@ -260,7 +402,10 @@ static int kv_put(Service *svc, ipc_parcel *data)
 	blob = blob_new(value, size);
 	if (!blob)
 		return -ENOMEM;
-	return store_put(&svc->store, key, blob);
+	r = store_put(&svc->store, key, blob);
+	if (r == 0)
+		watch_notify(&svc->watches, key, KV_EVENT_PUT);
+	return r;
 }
 
 static int kv_get(Service *svc, ipc_parcel *data, ipc_parcel *reply)
@@ -301,9 +446,31 @@ static int kv_delete(Service *svc, ipc_parcel *data)
 {
 	const char *key;
 
+	int r;
+
 	if (ipc_parcel_read_string(data, &key) < 0 || !key_is_valid(key))
 		return -EINVAL;
-	return store_delete(&svc->store, key);
+	r = store_delete(&svc->store, key);
+	if (r == 0)
+		watch_notify(&svc->watches, key, KV_EVENT_DELETED);
+	return r;
+}
+
+static int kv_watch(Service *svc, ipc_parcel *data, bool add)
+{
+	ipc_ref *watcher;
+	const char *key;
+	int r;
+
+	if (ipc_parcel_read_string(data, &key) < 0 || !key_is_valid(key))
+		return -EINVAL;
+	/* The client wrote one of its nodes: here it arrives as a ref to it. */
+	if (ipc_parcel_read_ref(data, &watcher) < 0)
+		return -EINVAL;
+	r = add ? watch_add(&svc->watches, key, watcher) :
+		  watch_remove(&svc->watches, key, watcher);
+	ipc_ref_unref(watcher);
+	return r;
 }
 
 static int kv_list(Service *svc, ipc_parcel *reply)
@@ -395,6 +562,9 @@ static int kv_handler(ipc_node *node, uint32_t code, ipc_parcel *data, ipc_parce
 		return kv_log(data);
 	case KV_STOP:
 		return kv_stop(svc, data);
+	case KV_WATCH:
+	case KV_UNWATCH:
+		return kv_watch(svc, data, code == KV_WATCH);
 	default:
 		return -EOPNOTSUPP;
 	}
@@ -484,6 +654,7 @@ int main(int argc, char **argv)
 	}
 
 	store_close(&service.store);
+	watch_close(&service.watches);
 	ipc_node_unref(node);
 	ipc_conn_unref(service.conn);
 	printf("%s: stopped\n", KV_SERVICE_NAME);
