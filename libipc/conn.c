@@ -445,6 +445,17 @@ int sock_queue_cmd(Sock *s, uint32_t op, const void *payload, size_t size)
 	return r;
 }
 
+int conn_send_cmd(ipc_conn *conn, uint32_t op, const void *payload, size_t size)
+{
+	Sock *s;
+	int r;
+
+	r = conn_get_sock(conn, &s);
+	if (r == 0)
+		r = sock_queue_cmd(s, op, payload, size);
+	return r < 0 ? r : sock_flush(s);
+}
+
 int sock_enter_looper(Sock *s)
 {
 	if (s->is_looper)

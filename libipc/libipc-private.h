@@ -167,6 +167,8 @@ int conn_get_sock(ipc_conn *conn, Sock **ret);
 int sock_send_cmds(Sock *s, const void *cmds, size_t size, const int *fds, size_t n_fds);
 int sock_queue_cmd(Sock *s, uint32_t op, const void *payload, size_t size);
 int sock_flush(Sock *s);
+/* Send one command now, on this thread's socket (not for hot paths). */
+int conn_send_cmd(ipc_conn *conn, uint32_t op, const void *payload, size_t size);
 int sock_enter_looper(Sock *s);
 /* Wait until ipcd copied every reply this thread sent (before it goes away). */
 int sock_drain_replies(Sock *s);

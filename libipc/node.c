@@ -326,7 +326,6 @@ static void ref_drop_links(ipc_conn *conn, HandleEntry *e, uint32_t handle)
 {
 	IpcDeath req = { .handle = handle };
 	DeathLink *l;
-	Sock *s;
 
 	pthread_mutex_lock(&conn->lock);
 	while ((l = LIST_FIRST(&e->links))) {
@@ -337,9 +336,8 @@ static void ref_drop_links(ipc_conn *conn, HandleEntry *e, uint32_t handle)
 	e->death_cookie = 0;
 	pthread_mutex_unlock(&conn->lock);
 
-	if (req.cookie != 0 && !conn_is_child(conn) && conn_get_sock(conn, &s) == 0 &&
-	    sock_queue_cmd(s, IPC_BC_CLEAR_DEATH, &req, sizeof(req)) == 0)
-		(void)sock_flush(s);
+	if (req.cookie != 0 && !conn_is_child(conn))
+		(void)conn_send_cmd(conn, IPC_BC_CLEAR_DEATH, &req, sizeof(req));
 }
 
 _public_ ipc_ref *ipc_ref_unref(ipc_ref *ref)
@@ -382,8 +380,6 @@ _public_ int ipc_ref_link_to_death(ipc_ref *ref, ipc_death_fn fn, void *userdata
 	IpcDeath req = { 0 };
 	DeathLink *l;
 	bool first;
-	Sock *s;
-	int r;
 
 	assert_return(ref, -EINVAL);
 	assert_return(fn, -EINVAL);
@@ -392,9 +388,6 @@ _public_ int ipc_ref_link_to_death(ipc_ref *ref, ipc_death_fn fn, void *userdata
 	assert_return(ref->entry, -EINVAL);
 
 	conn = ref->conn;
-	r = conn_get_sock(conn, &s);
-	if (r < 0)
-		return r;
 	l = calloc(1, sizeof(*l));
 	if (!l)
 		return -ENOMEM;
@@ -414,10 +407,7 @@ _public_ int ipc_ref_link_to_death(ipc_ref *ref, ipc_death_fn fn, void *userdata
 	}
 	pthread_mutex_unlock(&conn->lock);
 
-	if (!first)
-		return 0;
-	r = sock_queue_cmd(s, IPC_BC_REQUEST_DEATH, &req, sizeof(req));
-	return r < 0 ? r : sock_flush(s);
+	return first ? conn_send_cmd(conn, IPC_BC_REQUEST_DEATH, &req, sizeof(req)) : 0;
 }
 
 _public_ int ipc_ref_unlink_to_death(ipc_ref *ref, ipc_death_fn fn, void *userdata)
@@ -426,8 +416,6 @@ _public_ int ipc_ref_unlink_to_death(ipc_ref *ref, ipc_death_fn fn, void *userda
 	ipc_conn *conn;
 	DeathLink *l;
 	bool dead, last = false, found = false;
-	Sock *s;
-	int r;
 
 	assert_return(ref, -EINVAL);
 	assert_return(fn, -EINVAL);
@@ -458,12 +446,7 @@ _public_ int ipc_ref_unlink_to_death(ipc_ref *ref, ipc_death_fn fn, void *userda
 		return -EPIPE;
 	if (!found)
 		return -ENOENT;
-	if (!last)
-		return 0;
-	r = conn_get_sock(conn, &s);
-	if (r == 0)
-		r = sock_queue_cmd(s, IPC_BC_CLEAR_DEATH, &req, sizeof(req));
-	return r < 0 ? r : sock_flush(s);
+	return last ? conn_send_cmd(conn, IPC_BC_CLEAR_DEATH, &req, sizeof(req)) : 0;
 }
 
 void death_dispatch(ipc_conn *conn, uint64_t cookie)
