@@ -345,6 +345,16 @@ void transaction_deliver(Thread *thread, Transaction *t)
 	};
 	int *fds = t->fds;
 
+	if (thread->is_dead) {
+		/*
+		 * It died under us: a send to it just failed (e.g. the spawn
+		 * request ahead of this call). Its stack was released already, so
+		 * the call must not go there: another looper takes it, or, if the
+		 * whole process is gone, its caller gets -EPIPE.
+		 */
+		process_queue_work(t->to_process, &t->work);
+		return;
+	}
 	t->to_thread = thread;
 	if (t->flags & IPC_TF_ONEWAY) {
 		thread->n_oneway++;

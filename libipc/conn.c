@@ -177,7 +177,8 @@ static int handshake(int fd, uint32_t op, const void *payload, size_t size, uint
 	} else if (r <= 0 || answer->op != want || n_fds != (ret_fd ? 1u : 0u)) {
 		r = -EPROTO;
 	} else {
-		memcpy(ret_payload, proto_payload(answer), ret_size);
+		if (ret_size > 0)
+			memcpy(ret_payload, proto_payload(answer), ret_size);
 		if (ret_fd)
 			*ret_fd = fds[0];
 		return 0;

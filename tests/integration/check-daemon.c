@@ -44,6 +44,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -1508,6 +1509,67 @@ static int server_child(HarnessChild *child, void *userdata)
 	return 0;
 }
 
+/*
+ * A looper that cannot be written to (its read side shut down) still looks
+ * idle to ipcd; the first send to it fails. That first send is the spawn
+ * request ipcd puts ahead of the call it hands the last idle looper. The
+ * call must then fail for its caller (-EPIPE: the process is gone), not
+ * vanish onto the stack of a thread that died in between.
+ */
+static int deaf_server_child(HarnessChild *child, void *userdata)
+{
+	const Harness *h = userdata;
+	IpcMaxThreads m = { .max_threads = 1 };
+	HarnessClient c;
+	int32_t status;
+	uint32_t n;
+	char names[64];
+	int acquired, released;
+
+	harness_client_init(&c);
+	CHILD_CHECK(harness_client_open(&c, h) == 0);
+	CHILD_CHECK(harness_ctl_add(&c, "deaf.svc", 0x77, &status, &acquired, &released) == 0);
+	CHILD_CHECK(status == 0);
+	CHILD_CHECK(harness_client_send_cmd(&c, IPC_BC_SET_MAX_THREADS, &m, sizeof(m), NULL, 0) ==
+		    0);
+	CHILD_CHECK(harness_client_send_cmd(&c, IPC_BC_ENTER_LOOPER, NULL, 0, NULL, 0) == 0);
+	/* ipcd handles our commands in order: after this answer it knows us idle. */
+	CHILD_CHECK(harness_ctl_list(&c, &status, &n, names, sizeof(names)) == 0);
+	CHILD_CHECK(shutdown(c.fd, SHUT_RD) == 0);
+	CHILD_CHECK(harness_child_post(child->out, 'a') == 0);
+	(void)harness_child_take(child->in, harness_timeout(30000));
+	harness_client_close(&c);
+	return 0;
+}
+
+START_TEST(test_call_to_looper_that_dies_on_send)
+{
+	ParcelWriter empty = {};
+	HarnessChild child;
+	HarnessClient c;
+	IpcNotice n;
+	IpcObject o;
+	Harness h;
+
+	START(&h, NULL);
+	client_open(&c, &h);
+	ck_assert_int_eq(harness_child_start(&child, deaf_server_child, &h), 0);
+	ck_assert_int_eq(harness_child_take(child.from_child, T_MS), 'a');
+	ck_assert_int_eq(lookup_status(&c, IPC_CTL_GET_SERVICE, "deaf.svc", 0, &o), 0);
+
+	ck_assert_int_eq(harness_call(&c, (uint32_t)o.a, 1, 0, &empty), 0);
+	ck_assert_msg(harness_client_expect(&c, IPC_BR_REPLY, &n, sizeof(n), T_MS) == 0,
+		      "the call vanished: no reply");
+	ck_assert_int_eq(n.status, -EPIPE);
+	ck_assert_int_eq(harness_check_empty_reply(&n), 0);
+
+	ck_assert_int_eq(harness_child_post(child.to_child, 'x'), 0);
+	ck_assert_int_eq(harness_child_wait(&child, T_MS), 0);
+	harness_client_close(&c);
+	stop(&h);
+}
+END_TEST
+
 START_TEST(test_call_round_trip)
 {
 	ParcelWriter ping = {}, fire = {}, empty = {};
@@ -1936,6 +1998,7 @@ static Suite *daemon_suite(void)
 	tcase_add_test(tc, test_call_extras_to_ipcd);
 	tcase_add_test(tc, test_arena_full);
 	tcase_add_test(tc, test_call_round_trip);
+	tcase_add_test(tc, test_call_to_looper_that_dies_on_send);
 	tcase_add_test(tc, test_call_server_dies);
 	tcase_add_test(tc, test_call_caller_dies);
 	suite_add_tcase(s, tc);
