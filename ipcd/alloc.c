@@ -56,6 +56,7 @@ struct Alloc {
 	size_t n_pages;
 	struct PageList lru; /* installed, unused pages; oldest first */
 	size_t pages_high;
+	size_t n_installed; /* pages ACTIVE or on the LRU: what the arena costs in memory */
 	uint64_t pages_reclaimed;
 };
 
@@ -188,6 +189,8 @@ static void pages_get(Alloc *alloc, const Buffer *buf)
 
 		if (p->n_users++ == 0 && p->installed)
 			TAILQ_REMOVE(&alloc->lru, p, lru);
+		if (!p->installed)
+			alloc->n_installed++;
 		p->installed = true;
 	}
 	alloc->pages_high = MAX(alloc->pages_high, last + 1);
@@ -387,10 +390,16 @@ ssize_t alloc_reclaim(Alloc *alloc, size_t max_pages)
 			TAILQ_REMOVE(&alloc->lru, first + i, lru);
 			first[i].installed = false;
 		}
+		alloc->n_installed -= run;
 		done += run;
 		alloc->pages_reclaimed += run;
 	}
 	return (ssize_t)done;
+}
+
+size_t alloc_installed_pages(const Alloc *alloc)
+{
+	return alloc->n_installed;
 }
 
 AllocPageState alloc_page_state(const Alloc *alloc, size_t page_index)
@@ -524,10 +533,13 @@ int alloc_check(const Alloc *alloc)
 			return -EUCLEAN;
 		n_lru++;
 	}
-	for (size_t i = 0; i < alloc->n_pages; i++) {
+	for (size_t i = 0, installed = 0; i < alloc->n_pages; i++) {
 		p = &alloc->pages[i];
 		if (p->installed && p->n_users == 0)
 			n_lru--;
+		installed += p->installed;
+		if (i == alloc->n_pages - 1 && installed != alloc->n_installed)
+			return -EUCLEAN;
 	}
 	if (n_lru != 0)
 		return -EUCLEAN;

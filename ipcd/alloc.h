@@ -158,6 +158,9 @@ size_t alloc_buffer_size(const Alloc *alloc, const Buffer *buf);
  */
 ssize_t alloc_reclaim(Alloc *alloc, size_t max_pages);
 
+/* Pages ACTIVE or on the LRU: what the arena costs in memory now. */
+size_t alloc_installed_pages(const Alloc *alloc);
+
 /* A page's state; FREE for an index past the arena. */
 AllocPageState alloc_page_state(const Alloc *alloc, size_t page_index);
 void alloc_get_stats(const Alloc *alloc, AllocStats *ret_stats);

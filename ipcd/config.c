@@ -12,7 +12,10 @@
 
 void config_init(Config *c)
 {
-	*c = (Config){ .arena_size = CONFIG_ARENA_SIZE_DEFAULT };
+	*c = (Config){
+		.arena_size = CONFIG_ARENA_SIZE_DEFAULT,
+		.memory_budget = CONFIG_MEMORY_BUDGET_DEFAULT,
+	};
 }
 
 int config_parse_size(const char *s, size_t min, size_t max, size_t *ret)
@@ -95,6 +98,13 @@ int config_load(Config *config, const char *path)
 					  "%zu and %zu bytes",
 					  path, lineno, value, CONFIG_ARENA_SIZE_MIN,
 					  CONFIG_ARENA_SIZE_MAX);
+				r = -EINVAL;
+			}
+		} else if (strcmp(key, "arena-memory-budget") == 0) {
+			if (config_parse_size(value, 0, SIZE_MAX, &c.memory_budget) < 0) {
+				log_error("%s:%u: arena-memory-budget: '%s' is not a page multiple "
+					  "(0: no limit)",
+					  path, lineno, value);
 				r = -EINVAL;
 			}
 		} else {

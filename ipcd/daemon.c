@@ -72,6 +72,63 @@ void daemon_schedule_reap(Daemon *d)
 	event_active(d->reap_event, 0, 0);
 }
 
+/*
+ * Over the budget, give back pages no buffer uses (the LRU of each arena,
+ * oldest first), fullest arenas first, until under it. Pages of buffers in
+ * use cannot go: a budget only ever costs a later page fault, never data.
+ */
+static void on_reclaim(evutil_socket_t fd, short events, void *userdata)
+{
+	Daemon *d = userdata;
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), installed = 0, limit = d->memory_budget / page;
+	Process *p;
+
+	TAILQ_FOREACH(p, &d->processes, entry)
+		installed += alloc_installed_pages(p->arena->alloc);
+	while (installed > limit) {
+		Process *fullest = NULL;
+		size_t most = 0;
+		ssize_t n;
+
+		TAILQ_FOREACH(p, &d->processes, entry)
+			if (alloc_installed_pages(p->arena->alloc) > most) {
+				most = alloc_installed_pages(p->arena->alloc);
+				fullest = p;
+			}
+		if (!fullest)
+			break;
+		n = alloc_reclaim(fullest->arena->alloc, installed - limit);
+		if (n <= 0) {
+			/* Its pages are all in use: try the others, without it. */
+			size_t others = installed - most;
+
+			if (others <= limit)
+				break;
+			TAILQ_FOREACH(p, &d->processes, entry)
+				if (p != fullest && others > limit) {
+					n = alloc_reclaim(p->arena->alloc, others - limit);
+					if (n > 0) {
+						others -= (size_t)n;
+						d->stats.pages_reclaimed += (uint64_t)n;
+					}
+				}
+			break;
+		}
+		installed -= (size_t)n;
+		d->stats.pages_reclaimed += (uint64_t)n;
+	}
+	log_debug(LOG_DEBUG_PROCESS, "memory budget: %zu pages installed, limit %zu", installed,
+		  limit);
+}
+
+void daemon_note_free(Daemon *d)
+{
+	static const struct timeval soon = { .tv_usec = 100000 };
+
+	if (d->memory_budget > 0 && !evtimer_pending(d->reclaim_event, NULL))
+		evtimer_add(d->reclaim_event, &soon);
+}
+
 uint64_t daemon_next_id(Daemon *d)
 {
 	return ++d->next_id;
@@ -171,6 +228,7 @@ int daemon_new(const DaemonConfig *config, Daemon **ret_daemon)
 	d->uid = getuid();
 	d->listen_fd = -1;
 	d->arena_size = config->arena_size;
+	d->memory_budget = config->memory_budget;
 	TAILQ_INIT(&d->processes);
 	TAILQ_INIT(&d->pending);
 	TAILQ_INIT(&d->dead_threads);
@@ -215,7 +273,9 @@ int daemon_new(const DaemonConfig *config, Daemon **ret_daemon)
 
 	d->listen_event = event_new(d->base, d->listen_fd, EV_READ | EV_PERSIST, on_accept, d);
 	d->reap_event = event_new(d->base, -1, 0, on_reap, d);
-	if (!d->listen_event || !d->reap_event || event_add(d->listen_event, NULL) < 0) {
+	d->reclaim_event = evtimer_new(d->base, on_reclaim, d);
+	if (!d->listen_event || !d->reap_event || !d->reclaim_event ||
+	    event_add(d->listen_event, NULL) < 0) {
 		r = -ENOMEM;
 		goto fail;
 	}
@@ -259,6 +319,8 @@ Daemon *daemon_free(Daemon *d)
 		event_free(d->listen_event);
 	if (d->reap_event)
 		event_free(d->reap_event);
+	if (d->reclaim_event)
+		event_free(d->reclaim_event);
 	if (d->socket_path) {
 		(void)unlink(d->socket_path);
 		free(d->socket_path);

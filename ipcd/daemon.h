@@ -24,6 +24,7 @@ typedef struct DaemonConfig {
 	const char *socket_path; /* bind here, unless listen_fd >= 0 */
 	int listen_fd; /* an inherited listening socket (socket activation) */
 	size_t arena_size;
+	size_t memory_budget; /* arena pages all processes may keep; 0: no limit */
 } DaemonConfig;
 
 typedef struct DaemonStats {
@@ -33,6 +34,7 @@ typedef struct DaemonStats {
 	uint64_t bytes_copied;
 	uint64_t processes_total;
 	uint64_t protocol_errors;
+	uint64_t pages_reclaimed; /* arena pages given back under the memory budget */
 } DaemonStats;
 
 struct Daemon {
@@ -43,6 +45,8 @@ struct Daemon {
 	struct event *listen_event;
 	struct event *signal_events[3];
 	struct event *reap_event;
+	struct event *reclaim_event; /* one-shot: check the memory budget */
+	size_t memory_budget;
 	char *socket_path; /* unlinked at exit; NULL when inherited */
 	size_t arena_size;
 	uint64_t next_id;
@@ -63,4 +67,6 @@ int daemon_new(const DaemonConfig *config, Daemon **ret_daemon);
 Daemon *daemon_free(Daemon *daemon);
 int daemon_run(Daemon *daemon);
 void daemon_schedule_reap(Daemon *daemon);
+/* A buffer was freed: check the memory budget soon (coalesced, never when idle). */
+void daemon_note_free(Daemon *daemon);
 uint64_t daemon_next_id(Daemon *daemon);

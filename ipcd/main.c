@@ -26,6 +26,7 @@ enum { MAIN_EXIT = 1 }; /* positive: stop with success (--help, --version) */
 static const char *arg_socket;
 static const char *arg_config;
 static const char *arg_arena_size;
+static const char *arg_memory_budget;
 static bool arg_foreground;
 
 static void help(void)
@@ -38,6 +39,10 @@ static void help(void)
 	       "  -c, --config FILE        read settings from FILE (see ipcd.conf(5))\n"
 	       "      --arena-size BYTES   receive arena per client process, a page multiple;\n"
 	       "                           K and M suffixes (default: %zu)\n"
+	       "      --memory-budget BYTES\n"
+	       "                           arena memory all clients may keep once their\n"
+	       "                           buffers are freed; pages over it are given back;\n"
+	       "                           0: no limit (default: %zu)\n"
 	       "  -f, --foreground         do not detach; log to stderr\n"
 	       "  -h, --help               show this help and exit\n"
 	       "  -V, --version            show the version and exit\n"
@@ -48,20 +53,22 @@ static void help(void)
 	       "process,registry (or all) turns on debug output.\n"
 	       "\n"
 	       "See ipcd(8).\n",
-	       CONFIG_ARENA_SIZE_DEFAULT);
+	       CONFIG_ARENA_SIZE_DEFAULT, CONFIG_MEMORY_BUDGET_DEFAULT);
 }
 
 static int parse_argv(int argc, char *argv[])
 {
-	enum { ARG_ARENA_SIZE = 0x100 };
-	static const struct option options[] = { { "socket", required_argument, NULL, 's' },
-						 { "config", required_argument, NULL, 'c' },
-						 { "arena-size", required_argument, NULL,
-						   ARG_ARENA_SIZE },
-						 { "foreground", no_argument, NULL, 'f' },
-						 { "help", no_argument, NULL, 'h' },
-						 { "version", no_argument, NULL, 'V' },
-						 {} };
+	enum { ARG_ARENA_SIZE = 0x100, ARG_MEMORY_BUDGET };
+	static const struct option options[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "arena-size", required_argument, NULL, ARG_ARENA_SIZE },
+		{ "memory-budget", required_argument, NULL, ARG_MEMORY_BUDGET },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{},
+	};
 	int c;
 
 	while ((c = getopt_long(argc, argv, "s:c:fhV", options, NULL)) >= 0) {
@@ -74,6 +81,9 @@ static int parse_argv(int argc, char *argv[])
 			break;
 		case ARG_ARENA_SIZE:
 			arg_arena_size = optarg;
+			break;
+		case ARG_MEMORY_BUDGET:
+			arg_memory_budget = optarg;
 			break;
 		case 'f':
 			arg_foreground = true;
@@ -170,7 +180,15 @@ int main(int argc, char *argv[])
 		return 2;
 	}
 
+	if (arg_memory_budget &&
+	    config_parse_size(arg_memory_budget, 0, SIZE_MAX, &config.memory_budget) < 0) {
+		log_error("--memory-budget: '%s' is not a page multiple (0: no limit)",
+			  arg_memory_budget);
+		return 2;
+	}
+
 	dc.arena_size = config.arena_size;
+	dc.memory_budget = config.memory_budget;
 	dc.socket_path = arg_socket ? arg_socket : getenv("IPCD_SOCKET");
 	if (!dc.socket_path || !*dc.socket_path)
 		dc.socket_path = DEFAULT_SOCKET;

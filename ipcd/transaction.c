@@ -605,6 +605,7 @@ void transaction_free_buffer(Process *p, uint64_t offset)
 	}
 	t = buf->userdata;
 	alloc_free_buf(p->arena->alloc, buf->offset);
+	daemon_note_free(p->daemon);
 	if (!t)
 		return;
 

@@ -1570,6 +1570,104 @@ START_TEST(test_call_to_looper_that_dies_on_send)
 }
 END_TEST
 
+/*
+ * The memory budget: a child sends this process 512 KiB; once we free the
+ * buffer, ipcd gives the arena's pages back (PUNCH_HOLE) until all clients
+ * together keep no more than the budget. Without a budget they stay, ready
+ * for the next call.
+ */
+static int big_sender_child(HarnessChild *child, void *userdata)
+{
+	const Harness *h = userdata;
+	_cleanup_(parcel_writer_deinit) ParcelWriter big = {};
+	HarnessClient c;
+	IpcObject o;
+	IpcNotice n;
+	int32_t status;
+	uint8_t *bytes = malloc(512 * 1024);
+
+	CHILD_CHECK(bytes);
+	memset(bytes, 0x5a, 512 * 1024);
+	CHILD_CHECK(parcel_write_bytes(&big, bytes, 512 * 1024) == 0);
+	free(bytes);
+	harness_client_init(&c);
+	CHILD_CHECK(harness_client_open(&c, h) == 0);
+	CHILD_CHECK(harness_ctl_get(&c, IPC_CTL_GET_SERVICE, "mem.svc", 0, &status, &o) == 0);
+	CHILD_CHECK(status == 0 && o.type == IPC_TYPE_HANDLE);
+	CHILD_CHECK(harness_call(&c, (uint32_t)o.a, 1, 0, &big) == 0);
+	CHILD_CHECK(harness_client_expect(&c, IPC_BR_REPLY, &n, sizeof(n), T_MS) == 0);
+	CHILD_CHECK(n.status == 0);
+	harness_client_close(&c);
+	return 0;
+}
+
+/* The arena's memory, in 512-byte blocks, as the kernel counts it. */
+static long arena_blocks(const HarnessClient *c)
+{
+	struct stat st;
+
+	return fstat(c->arena_fd, &st) == 0 ? (long)st.st_blocks : -1;
+}
+
+static void memory_budget_case(const char *budget, bool expect_given_back)
+{
+	const char *args[] = { "--memory-budget", budget, NULL };
+	HarnessOptions opt = { .args = args };
+	ParcelWriter empty = {};
+	int acquired, released;
+	HarnessChild child;
+	HarnessClient c;
+	int32_t status;
+	IpcNotice n;
+	int64_t deadline;
+	long blocks;
+	Harness h;
+
+	START(&h, &opt);
+	client_open(&c, &h);
+	ck_assert_int_eq(harness_ctl_add(&c, "mem.svc", 0x3e3, &status, &acquired, &released), 0);
+	ck_assert_int_eq(status, 0);
+	ck_assert_int_eq(harness_client_send_cmd(&c, IPC_BC_ENTER_LOOPER, NULL, 0, NULL, 0), 0);
+	ck_assert_int_eq(harness_child_start(&child, big_sender_child, &h), 0);
+
+	ck_assert_int_eq(harness_client_expect(&c, IPC_BR_TRANSACTION, &n, sizeof(n), T_MS), 0);
+	ck_assert_uint_ge(n.data_size, 512 * 1024);
+	blocks = arena_blocks(&c);
+	ck_assert_msg(blocks >= 1024, "the call's pages are not in the arena: %ld blocks", blocks);
+	ck_assert_int_eq(harness_free_buffer(&c, n.buffer), 0);
+	ck_assert_int_eq(send_reply(&c, 0, &empty), 0);
+	ck_assert_int_eq(harness_child_wait(&child, T_MS), 0);
+
+	/* ipcd checks the budget 100 ms after a free; allow it time on a busy machine. */
+	deadline = harness_now_ms() + harness_timeout(2000);
+	do {
+		blocks = arena_blocks(&c);
+		if (expect_given_back ? blocks <= 8 : blocks < 1024)
+			break;
+		usleep(20000);
+	} while (harness_now_ms() < deadline);
+	if (expect_given_back)
+		ck_assert_msg(blocks <= 8,
+			      "over a one-page budget the arena still holds %ld blocks", blocks);
+	else
+		ck_assert_msg(blocks >= 1024, "without a budget the pages went: %ld blocks",
+			      blocks);
+	harness_client_close(&c);
+	stop(&h);
+}
+
+START_TEST(test_memory_budget)
+{
+	memory_budget_case("4096", true);
+}
+END_TEST
+
+START_TEST(test_memory_no_budget)
+{
+	memory_budget_case("0", false);
+}
+END_TEST
+
 START_TEST(test_call_round_trip)
 {
 	ParcelWriter ping = {}, fire = {}, empty = {};
@@ -1998,6 +2096,8 @@ static Suite *daemon_suite(void)
 	tcase_add_test(tc, test_call_extras_to_ipcd);
 	tcase_add_test(tc, test_arena_full);
 	tcase_add_test(tc, test_call_round_trip);
+	tcase_add_test(tc, test_memory_budget);
+	tcase_add_test(tc, test_memory_no_budget);
 	tcase_add_test(tc, test_call_to_looper_that_dies_on_send);
 	tcase_add_test(tc, test_call_server_dies);
 	tcase_add_test(tc, test_call_caller_dies);
