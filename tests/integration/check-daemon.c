@@ -1668,6 +1668,61 @@ START_TEST(test_memory_no_budget)
 }
 END_TEST
 
+/*
+ * A socket inherited by a child outlives the process ipcd knows as its
+ * owner: once that process exits, ipcd must not serve (or copy from)
+ * whoever holds the socket now. The owner forks, the grandchild keeps the
+ * socket, the owner exits: the grandchild finds the socket hung up, and a
+ * call it sends gets no reply.
+ */
+static int inheritor_child(HarnessChild *child, void *userdata)
+{
+	const Harness *h = userdata;
+	ParcelWriter w = {};
+	HarnessClient c;
+	int gate[2];
+	pid_t pid;
+	char x;
+
+	harness_client_init(&c);
+	CHILD_CHECK(harness_client_open(&c, h) == 0);
+	CHILD_CHECK(pipe(gate) == 0);
+	pid = fork();
+	CHILD_CHECK(pid >= 0);
+	if (pid > 0)
+		_exit(0); /* the owner goes; its child keeps the socket */
+
+	/* The owner is gone once read() sees its end of the pipe closed. */
+	close(gate[1]);
+	CHILD_CHECK(read(gate[0], &x, 1) == 0);
+	CHILD_CHECK(harness_client_expect_hangup(&c, T_MS) == 0);
+	(void)harness_call(&c, 0, IPC_CTL_LIST_SERVICES, 0, &w);
+	CHILD_CHECK(harness_client_expect_hangup(&c, T_MS) == 0);
+	CHILD_CHECK(harness_child_post(child->out, 'h') == 0);
+	harness_client_close(&c);
+	_exit(0);
+}
+
+START_TEST(test_inherited_socket_after_owner_exit)
+{
+	HarnessChild child;
+	Harness h;
+	int base, last;
+
+	START(&h, NULL);
+	base = harness_count_fds(&h);
+	ck_assert_int_gt(base, 0);
+	ck_assert_int_eq(harness_child_start(&child, inheritor_child, &h), 0);
+	ck_assert_int_eq(harness_child_take(child.from_child, T_MS), 'h');
+	/* Nothing of the owner's stays behind (teardown is asynchronous: poll). */
+	for (int64_t end = harness_now_ms() + T_MS;
+	     (last = harness_count_fds(&h)) > base && harness_now_ms() < end;)
+		usleep(10000);
+	ck_assert_msg(last <= base, "ipcd keeps %d fds, %d before the owner connected", last, base);
+	stop(&h);
+}
+END_TEST
+
 START_TEST(test_call_round_trip)
 {
 	ParcelWriter ping = {}, fire = {}, empty = {};
@@ -2098,6 +2153,7 @@ static Suite *daemon_suite(void)
 	tcase_add_test(tc, test_call_round_trip);
 	tcase_add_test(tc, test_memory_budget);
 	tcase_add_test(tc, test_memory_no_budget);
+	tcase_add_test(tc, test_inherited_socket_after_owner_exit);
 	tcase_add_test(tc, test_call_to_looper_that_dies_on_send);
 	tcase_add_test(tc, test_call_server_dies);
 	tcase_add_test(tc, test_call_caller_dies);
