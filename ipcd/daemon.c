@@ -57,6 +57,8 @@ static void on_reap(evutil_socket_t fd, short events, void *userdata)
 	Thread *t;
 	Process *p;
 
+	/* First hang up where sends failed: that may kill more threads and processes. */
+	thread_kill_broken(d);
 	while ((t = TAILQ_FIRST(&d->dead_threads))) {
 		TAILQ_REMOVE(&d->dead_threads, t, entry);
 		thread_free(t);
@@ -229,9 +231,11 @@ int daemon_new(const DaemonConfig *config, Daemon **ret_daemon)
 	d->listen_fd = -1;
 	d->arena_size = config->arena_size;
 	d->memory_budget = config->memory_budget;
+	d->config = config->config;
 	TAILQ_INIT(&d->processes);
 	TAILQ_INIT(&d->pending);
 	TAILQ_INIT(&d->dead_threads);
+	TAILQ_INIT(&d->broken_threads);
 	TAILQ_INIT(&d->dead_processes);
 
 	signal(SIGPIPE, SIG_IGN);

@@ -25,6 +25,7 @@ typedef struct DaemonConfig {
 	int listen_fd; /* an inherited listening socket (socket activation) */
 	size_t arena_size;
 	size_t memory_budget; /* arena pages all processes may keep; 0: no limit */
+	const struct Config *config; /* limits and policy; lives as long as the Daemon */
 } DaemonConfig;
 
 typedef struct DaemonStats {
@@ -47,6 +48,7 @@ struct Daemon {
 	struct event *reap_event;
 	struct event *reclaim_event; /* one-shot: check the memory budget */
 	size_t memory_budget;
+	const struct Config *config;
 	char *socket_path; /* unlinked at exit; NULL when inherited */
 	size_t arena_size;
 	uint64_t next_id;
@@ -54,6 +56,7 @@ struct Daemon {
 	TAILQ_HEAD(, Process) processes;
 	TAILQ_HEAD(, Thread) pending; /* sockets before HELLO / ATTACH */
 	TAILQ_HEAD(, Thread) dead_threads;
+	TAILQ_HEAD(, Thread) broken_threads; /* a send failed: killed by the reaper */
 	TAILQ_HEAD(, Process) dead_processes;
 	Registry *registry;
 	DaemonStats stats;

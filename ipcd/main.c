@@ -189,6 +189,7 @@ int main(int argc, char *argv[])
 
 	dc.arena_size = config.arena_size;
 	dc.memory_budget = config.memory_budget;
+	dc.config = &config;
 	dc.socket_path = arg_socket ? arg_socket : getenv("IPCD_SOCKET");
 	if (!dc.socket_path || !*dc.socket_path)
 		dc.socket_path = DEFAULT_SOCKET;
@@ -214,5 +215,6 @@ int main(int argc, char *argv[])
 	r = daemon_run(d);
 	notify("STOPPING=1");
 	daemon_free(d);
+	config_deinit(&config);
 	return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "ipcd/config.h"
 #include "ipcd/daemon.h"
 #include "ipcd/log.h"
 #include "ipcd/node.h"
@@ -57,9 +58,13 @@ int node_get(Process *owner, uint64_t cookie, Thread *notify, Node **ret_node)
 		return 0;
 	}
 
+	if (owner->daemon->config && owner->daemon->config->max_nodes_per_process &&
+	    owner->n_nodes >= owner->daemon->config->max_nodes_per_process)
+		return -EDQUOT;
 	n = calloc(1, sizeof(*n));
 	if (!n)
 		return -ENOMEM;
+	owner->n_nodes++;
 	n->daemon = owner->daemon;
 	n->owner = owner;
 	n->cookie = cookie;
@@ -81,6 +86,7 @@ void node_release_if_unused(Node *n)
 		return;
 	if (n->owner) {
 		RB_REMOVE(NodeTree, &n->owner->nodes, n);
+		n->owner->n_nodes--;
 		send_cookie(process_any_thread(n->owner), IPC_BR_RELEASE, n->cookie);
 	}
 	free(n);
@@ -104,6 +110,7 @@ void node_kill(Node *n)
 	if (!n->owner)
 		return;
 	RB_REMOVE(NodeTree, &n->owner->nodes, n);
+	n->owner->n_nodes--;
 	n->owner = NULL;
 
 	node_pin(n); /* keep it while the lists below are emptied */
@@ -144,9 +151,13 @@ int ref_deliver(Process *p, Node *n, Ref **ret_ref)
 
 	ref = RB_FIND(RefNodeTree, &p->refs_by_node, &key);
 	if (!ref) {
+		if (p->daemon->config && p->daemon->config->max_refs_per_process &&
+		    p->n_refs >= p->daemon->config->max_refs_per_process)
+			return -EDQUOT;
 		ref = calloc(1, sizeof(*ref));
 		if (!ref)
 			return -ENOMEM;
+		p->n_refs++;
 		ref->process = p;
 		ref->node = n;
 		ref->handle = ref_next_handle(p);
@@ -175,6 +186,7 @@ void ref_free(Ref *ref)
 	RB_REMOVE(RefNodeTree, &p->refs_by_node, ref);
 	LIST_REMOVE(ref, node_refs);
 	n->n_refs--;
+	p->n_refs--;
 	free(ref);
 	node_release_if_unused(n);
 }
@@ -245,9 +257,10 @@ void death_discard(Death *death)
 
 void death_deliver(Thread *t, Death *death)
 {
-	Ref *ref = death->ref;
+	uint64_t cookie = death->cookie;
 
-	send_cookie(t, IPC_BR_DEAD_BINDER, death->cookie);
-	ref->death = NULL;
+	/* Spent before the send: nothing the send leads to may find it. */
+	death->ref->death = NULL;
 	free(death);
+	send_cookie(t, IPC_BR_DEAD_BINDER, cookie);
 }

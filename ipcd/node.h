@@ -26,6 +26,7 @@ struct Node {
 	Daemon *daemon;
 	Process *owner; /* NULL once the owner died */
 	uint64_t cookie; /* the owner's name for it */
+	const char *name; /* a name it is registered under (the registry's), or NULL */
 	uint64_t id;
 	LIST_HEAD(, Ref) refs;
 	unsigned n_refs;

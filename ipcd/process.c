@@ -13,6 +13,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "ipcd/config.h"
 #include "ipcd/daemon.h"
 #include "ipcd/log.h"
 #include "ipcd/process.h"
@@ -45,6 +46,27 @@ static int peer_pidfd(int sock, pid_t pid)
 	return pidfd < 0 ? -errno : pidfd;
 }
 
+/* Supplementary groups of the peer; their number is not known beforehand. */
+static int peer_groups(int sock, gid_t **ret, size_t *ret_n)
+{
+	socklen_t len = 32 * sizeof(gid_t);
+
+	for (;;) {
+		gid_t *g = malloc(len ? len : sizeof(gid_t));
+
+		if (!g)
+			return -ENOMEM;
+		if (getsockopt(sock, SOL_SOCKET, SO_PEERGROUPS, g, &len) == 0) {
+			*ret = g;
+			*ret_n = len / sizeof(gid_t);
+			return 0;
+		}
+		free(g);
+		if (errno != ERANGE)
+			return -errno;
+	}
+}
+
 static void process_on_exit(evutil_socket_t fd, short events, void *userdata)
 {
 	process_kill(userdata, "exited");
@@ -75,6 +97,9 @@ int process_new(Daemon *d, Thread *first, Process **ret_process)
 		r = -errno;
 		goto fail;
 	}
+	r = peer_groups(first->fd, &p->groups, &p->n_groups);
+	if (r < 0)
+		goto fail;
 	r = peer_pidfd(first->fd, first->peer_pid);
 	if (r < 0)
 		goto fail;
@@ -109,6 +134,7 @@ Process *process_free(Process *p)
 		event_free(p->pidfd_event);
 	arena_free(p->arena);
 	safe_close(p->pidfd);
+	free(p->groups);
 	free(p);
 	return NULL;
 }
@@ -262,9 +288,12 @@ Thread *process_any_thread(Process *p)
 	Thread *t;
 
 	TAILQ_FOREACH(t, &p->threads, entry)
-		if (t->is_looper)
+		if (t->is_looper && !t->is_broken)
 			return t;
-	return TAILQ_FIRST(&p->threads);
+	TAILQ_FOREACH(t, &p->threads, entry)
+		if (!t->is_broken)
+			return t;
+	return NULL;
 }
 
 Process *process_find_by_token(Daemon *d, uint64_t token)
@@ -275,6 +304,29 @@ Process *process_find_by_token(Daemon *d, uint64_t token)
 		if (p->token == token && !p->is_dead)
 			return p;
 	return NULL;
+}
+
+unsigned process_count_uid_threads(Daemon *d, uid_t uid)
+{
+	unsigned n = 0;
+	Process *p;
+
+	TAILQ_FOREACH(p, &d->processes, entry)
+		if (p->uid == uid)
+			n += p->n_threads;
+	return n;
+}
+
+bool process_may(const Process *p, unsigned action, const char *name)
+{
+	PolicySubject who = {
+		.uid = p->uid,
+		.gid = p->gid,
+		.groups = p->groups,
+		.n_groups = p->n_groups,
+	};
+
+	return !p->daemon->config || policy_allows(&p->daemon->config->policy, action, &who, name);
 }
 
 bool process_has_exited(const Process *p)

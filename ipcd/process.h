@@ -27,6 +27,10 @@ struct Process {
 	pid_t pid;
 	uid_t uid;
 	gid_t gid;
+	gid_t *groups; /* supplementary, from SO_PEERGROUPS (policy matches them) */
+	size_t n_groups;
+	unsigned n_nodes; /* in nodes, and refs_by_handle: counted against the limits */
+	unsigned n_refs;
 	int pidfd;
 	struct event *pidfd_event;
 	Arena *arena;
@@ -75,6 +79,12 @@ void process_maybe_spawn(Process *process, Thread *via);
 Thread *process_any_thread(Process *process);
 
 Process *process_find_by_token(Daemon *daemon, uint64_t token);
+
+/* Threads (sockets) of all processes of @uid, for the per-user limit. */
+unsigned process_count_uid_threads(Daemon *daemon, uid_t uid);
+
+/* May @process do @action on service @name? (policy.h) */
+bool process_may(const Process *process, unsigned action, const char *name);
 
 /* Is the process gone? Poll its pidfd (never blocks). */
 bool process_has_exited(const Process *process);

@@ -16,6 +16,7 @@
 #include "ipcd/daemon.h"
 #include "ipcd/log.h"
 #include "ipcd/node.h"
+#include "ipcd/policy.h"
 #include "ipcd/process.h"
 #include "ipcd/registry.h"
 #include "ipcd/thread.h"
@@ -73,7 +74,18 @@ int registry_new(Daemon *daemon, Registry **ret)
 
 static void service_free(Registry *reg, Service *s, bool unpin)
 {
+	Service *other;
+
 	RB_REMOVE(ServiceTree, &reg->services, s);
+	/* The node's name for policy: another of its names, if it has one. */
+	if (s->node->name == s->name) {
+		s->node->name = NULL;
+		RB_FOREACH(other, ServiceTree, &reg->services)
+			if (other->node == s->node) {
+				s->node->name = other->name;
+				break;
+			}
+	}
 	if (unpin)
 		node_unpin(s->node);
 	free(s->name);
@@ -175,6 +187,8 @@ static int ctl_add(Thread *thread, ParcelReader *rd)
 
 	if (parcel_read_string(rd, &name) < 0 || !registry_name_is_valid(name))
 		return -EINVAL;
+	if (!process_may(p, POLICY_REGISTER, name))
+		return -EACCES;
 	if (parcel_read_object(rd, IPC_TYPE_NODE, &o, NULL) == 0) {
 		r = node_get(p, o.a, thread, &node);
 		if (r < 0)
@@ -204,6 +218,8 @@ static int ctl_add(Thread *thread, ParcelReader *rd)
 		return -ENOMEM;
 	}
 	s->node = node;
+	if (!node->name)
+		node->name = s->name;
 	node_pin(node);
 	RB_INSERT(ServiceTree, &reg->services, s);
 	log_debug(LOG_DEBUG_REGISTRY, "pid %d uid %u: added service %s", (int)p->pid,
@@ -233,6 +249,9 @@ static int ctl_get(Thread *thread, ParcelReader *rd, bool wait)
 		return -EINVAL;
 	if (wait && parcel_read_64(rd, IPC_TYPE_U64, &timeout_usec) < 0)
 		return -EINVAL;
+	/* Before looking: a refusal must not tell whether the name exists. */
+	if (!process_may(thread->process, POLICY_LOOKUP, name))
+		return -EACCES;
 
 	s = service_find(reg, name);
 	if (s) {
@@ -280,13 +299,15 @@ static int ctl_list(Thread *thread)
 	Service *s;
 	int r;
 
+	/* A caller sees the names it may look up, and no others. */
 	RB_FOREACH(s, ServiceTree, &reg->services)
-		n++;
+		n += process_may(thread->process, POLICY_LOOKUP, s->name);
 	r = parcel_write_32(&w, IPC_TYPE_U32, n);
 	RB_FOREACH(s, ServiceTree, &reg->services) {
 		if (r < 0)
 			break;
-		r = parcel_write_string(&w, s->name);
+		if (process_may(thread->process, POLICY_LOOKUP, s->name))
+			r = parcel_write_string(&w, s->name);
 	}
 	if (r == 0)
 		transaction_reply_from_daemon(thread, 0, &w);

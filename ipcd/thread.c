@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "common/sock-util.h"
+#include "ipcd/config.h"
 #include "ipcd/daemon.h"
 #include "ipcd/log.h"
 #include "ipcd/process.h"
@@ -193,12 +194,44 @@ static int outq_push(Thread *t, const void *msg, size_t len, int *fds, size_t n_
 	return 0;
 }
 
+/*
+ * A send to @t failed. Killing the thread here would tear down its process
+ * (its refs, nodes, deaths) under the code that is sending, which may hold
+ * pointers into exactly those. So it only stops taking sends and work now;
+ * the reaper hangs up on it once the loop is back on top.
+ */
+static void thread_break(Thread *t, const char *why)
+{
+	if (t->is_dead || t->is_broken)
+		return;
+	t->is_broken = true;
+	t->broken_why = why;
+	event_del(t->read_event);
+	event_del(t->write_event);
+	if (t->is_idle) {
+		TAILQ_REMOVE(&t->process->idle, t, idle_entry);
+		t->is_idle = false;
+	}
+	TAILQ_INSERT_TAIL(&t->daemon->broken_threads, t, broken_entry);
+	daemon_schedule_reap(t->daemon);
+}
+
+void thread_kill_broken(Daemon *d)
+{
+	Thread *t;
+
+	while ((t = TAILQ_FIRST(&d->broken_threads))) {
+		TAILQ_REMOVE(&d->broken_threads, t, broken_entry);
+		thread_kill(t, t->broken_why);
+	}
+}
+
 void thread_send(Thread *t, const void *msg, size_t len, int *fds, size_t n_fds)
 {
 	uint64_t combined[IPC_MSG_MAX / sizeof(uint64_t)];
 	int r = -EAGAIN;
 
-	if (t->is_dead) {
+	if (t->is_dead || t->is_broken) {
 		close_fds(fds, n_fds);
 		return;
 	}
@@ -224,7 +257,7 @@ void thread_send(Thread *t, const void *msg, size_t len, int *fds, size_t n_fds)
 	}
 	close_fds(fds, n_fds);
 	if (r < 0)
-		thread_kill(t, r == -ENOBUFS ? "client does not read its socket" : "send failed");
+		thread_break(t, r == -ENOBUFS ? "client does not read its socket" : "send failed");
 }
 
 void thread_send_cmd(Thread *t, uint32_t op, const void *payload, size_t size)
@@ -250,7 +283,7 @@ static void thread_on_write(evutil_socket_t fd, short events, void *userdata)
 		if (r == -EAGAIN)
 			return;
 		if (r < 0) {
-			thread_kill(t, "send failed");
+			thread_break(t, "send failed");
 			return;
 		}
 		TAILQ_REMOVE(&t->outq, m, entry);
@@ -262,7 +295,7 @@ static void thread_on_write(evutil_socket_t fd, short events, void *userdata)
 void thread_update_idle(Thread *t)
 {
 	Process *p = t->process;
-	bool idle = p && !p->is_dead && !t->is_dead && t->is_looper && !t->stack &&
+	bool idle = p && !p->is_dead && !t->is_dead && !t->is_broken && t->is_looper && !t->stack &&
 		    t->n_oneway == 0 && !t->in_ctl_wait;
 
 	if (!idle) {
@@ -282,6 +315,33 @@ void thread_update_idle(Thread *t)
 	t->is_idle = true;
 }
 
+/*
+ * The per-user connection limit, and for an ATTACH to @p the per-process
+ * thread limit: over one, the client gets -EDQUOT and this socket closes;
+ * nothing else of that user's changes.
+ */
+static bool over_connection_limit(Thread *t, const Process *p)
+{
+	const Config *c = t->daemon->config;
+	IpcStatus s = { .status = -EDQUOT };
+	const char *what;
+
+	if (!c)
+		return false;
+	if (c->max_connections_per_uid &&
+	    process_count_uid_threads(t->daemon, t->peer_uid) >= c->max_connections_per_uid)
+		what = "max-connections-per-uid";
+	else if (p && c->max_threads_per_process && p->n_threads >= c->max_threads_per_process)
+		what = "max-threads-per-process";
+	else
+		return false;
+	log_notice("pid %d uid %u: refused a connection: %s reached", (int)t->peer_pid,
+		   (unsigned)t->peer_uid, what);
+	thread_send_cmd(t, IPC_BR_ERROR, &s, sizeof(s));
+	thread_kill(t, what);
+	return true;
+}
+
 static void handle_hello(Thread *t, const IpcHello *hello)
 {
 	IpcWelcome welcome = { .version = IPC_PROTOCOL_VERSION };
@@ -294,6 +354,8 @@ static void handle_hello(Thread *t, const IpcHello *hello)
 		thread_protocol_error(t, -EPROTONOSUPPORT, "unsupported protocol version");
 		return;
 	}
+	if (over_connection_limit(t, NULL))
+		return;
 	r = process_new(t->daemon, t, &p);
 	if (r < 0) {
 		IpcStatus s = { .status = r };
@@ -354,6 +416,8 @@ static void handle_attach(Thread *t, const IpcAttach *attach)
 		thread_protocol_error(t, -EPERM, "attach to a process that is not the peer's");
 		return;
 	}
+	if (over_connection_limit(t, p))
+		return;
 	process_attach_thread(p, t);
 	thread_send_cmd(t, IPC_BR_ATTACHED, NULL, 0);
 }

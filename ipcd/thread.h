@@ -32,6 +32,8 @@ struct Thread {
 	gid_t peer_gid;
 
 	bool is_dead;
+	bool is_broken; /* a send to it failed: no more sends or work; the reaper kills it */
+	const char *broken_why;
 	bool is_looper;
 	bool is_spawned; /* a looper started at ipcd's request (IPC_BC_REGISTER_LOOPER) */
 	bool is_idle; /* on process->idle */
@@ -43,6 +45,7 @@ struct Thread {
 
 	TAILQ_ENTRY(Thread) entry; /* process->threads, daemon->pending or dead_threads */
 	TAILQ_ENTRY(Thread) idle_entry; /* process->idle */
+	TAILQ_ENTRY(Thread) broken_entry; /* daemon->broken_threads */
 };
 
 /* Take @fd, an accepted socket. */
@@ -61,6 +64,8 @@ void thread_flush_reply_acks(Thread *thread);
 
 /* The socket broke or the client broke the protocol: hang up (deferred). */
 void thread_kill(Thread *thread, const char *why);
+/* Reaper: hang up on the threads a send failed on (see thread_send()). */
+void thread_kill_broken(Daemon *daemon);
 /* The client broke the protocol: tell it (IPC_BR_ERROR), log, hang up. */
 void thread_protocol_error(Thread *thread, int status, const char *why);
 

@@ -15,9 +15,11 @@
 #include <sys/uio.h>
 
 #include "common/parcel.h"
+#include "ipcd/config.h"
 #include "ipcd/daemon.h"
 #include "ipcd/log.h"
 #include "ipcd/node.h"
+#include "ipcd/policy.h"
 #include "ipcd/process.h"
 #include "ipcd/registry.h"
 #include "ipcd/thread.h"
@@ -345,12 +347,12 @@ void transaction_deliver(Thread *thread, Transaction *t)
 	};
 	int *fds = t->fds;
 
-	if (thread->is_dead) {
+	if (thread->is_dead || thread->is_broken) {
 		/*
-		 * It died under us: a send to it just failed (e.g. the spawn
-		 * request ahead of this call). Its stack was released already, so
-		 * the call must not go there: another looper takes it, or, if the
-		 * whole process is gone, its caller gets -EPIPE.
+		 * A send to it just failed (e.g. the spawn request ahead of this
+		 * call): it is about to go, so the call must not go there: another
+		 * looper takes it, or, if the whole process is gone, its caller
+		 * gets -EPIPE.
 		 */
 		process_queue_work(t->to_process, &t->work);
 		return;
@@ -417,6 +419,15 @@ static void call_command(Thread *thread, const IpcTransaction *tr, const IpcBuff
 	}
 	if (target == s) {
 		r = -EINVAL; /* libipc calls its own nodes directly */
+		goto fail;
+	}
+	if (ref->node->name && !process_may(s, POLICY_CALL, ref->node->name)) {
+		r = -EACCES;
+		goto fail;
+	}
+	if (thread->daemon->config && thread->daemon->config->max_fds_per_call &&
+	    n_fds > thread->daemon->config->max_fds_per_call) {
+		r = -EDQUOT;
 		goto fail;
 	}
 	if (!oneway)

@@ -44,6 +44,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
 #include <sys/socket.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -1723,6 +1724,149 @@ START_TEST(test_inherited_socket_after_owner_exit)
 }
 END_TEST
 
+/* A LIST round trip: the number of names, or -errno. */
+static int list_count(HarnessClient *c)
+{
+	char names[512];
+	int32_t status;
+	uint32_t n;
+	int r = harness_ctl_list(c, &status, &n, names, sizeof(names));
+
+	return r < 0 ? r : status < 0 ? status : (int)n;
+}
+
+/* A config file for ipcd, written before it starts; the caller unlinks it. */
+static void write_config(char *path, size_t size, const char *text)
+{
+	int fd;
+
+	snprintf(path, size, "/tmp/ipcd-conf.XXXXXX");
+	fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+}
+
+/* As nobody: what the rules refuse is refused, with -EACCES, and only that. */
+static int policy_nobody_child(HarnessChild *child, void *userdata)
+{
+	const Harness *h = userdata;
+	ParcelWriter empty = {};
+	HarnessClient c;
+	int32_t status;
+	IpcObject o;
+	IpcNotice n;
+	uint32_t count;
+	char names[256], path[64];
+	int path_fd;
+
+	/* The socket's directory is root's: an O_PATH fd reaches it after the drop. */
+	path_fd = open(harness_socket_path(h), O_PATH | O_CLOEXEC);
+	CHILD_CHECK(path_fd >= 0);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", path_fd);
+	CHILD_CHECK(setgroups(0, NULL) == 0 && setresgid(65534, 65534, 65534) == 0 &&
+		    setresuid(65534, 65534, 65534) == 0);
+	harness_client_init(&c);
+	CHILD_CHECK(harness_client_connect_path(&c, path) == 0);
+	CHILD_CHECK(harness_client_hello(&c) == 0);
+	CHILD_CHECK(harness_ctl_get(&c, IPC_CTL_GET_SERVICE, "root.svc", 0, &status, &o) == 0);
+	CHILD_CHECK(status == -EACCES);
+	CHILD_CHECK(harness_ctl_list(&c, &status, &count, names, sizeof(names)) == 0);
+	CHILD_CHECK(status == 0 && count == 1 && strcmp(names, "nocall.svc") == 0);
+	CHILD_CHECK(harness_ctl_get(&c, IPC_CTL_GET_SERVICE, "nocall.svc", 0, &status, &o) == 0);
+	CHILD_CHECK(status == 0 && o.type == IPC_TYPE_HANDLE);
+	/* Found, but not to be called by this uid: ipcd answers; the owner never hears. */
+	CHILD_CHECK(harness_call(&c, (uint32_t)o.a, 1, 0, &empty) == 0);
+	CHILD_CHECK(harness_client_expect(&c, IPC_BR_REPLY, &n, sizeof(n), T_MS) == 0);
+	CHILD_CHECK(n.status == -EACCES);
+	CHILD_CHECK(harness_child_post(child->out, 'p') == 0);
+	harness_client_close(&c);
+	return 0;
+}
+
+START_TEST(test_policy)
+{
+	char conf[64];
+	const char *args[] = { "--config", conf, NULL };
+	HarnessOptions opt = { .args = args };
+	int acquired, released;
+	HarnessChild child;
+	HarnessClient c;
+	int32_t status;
+	IpcObject o;
+	Harness h;
+
+	write_config(conf, sizeof(conf),
+		     "deny register * secret.*\n"
+		     "allow lookup uid:0 root.*\n"
+		     "deny lookup * root.*\n"
+		     "deny call uid:65534 nocall.*\n");
+	START(&h, &opt);
+	client_open(&c, &h); /* answered: ipcd has read its config */
+	unlink(conf);
+	ck_assert_int_eq(harness_ctl_add(&c, "secret.x", 0x51, &status, &acquired, &released), 0);
+	ck_assert_int_eq(status, -EACCES);
+	ck_assert_int_eq(harness_ctl_add(&c, "root.svc", 0x52, &status, &acquired, &released), 0);
+	ck_assert_int_eq(status, 0);
+	ck_assert_int_eq(harness_ctl_add(&c, "nocall.svc", 0x53, &status, &acquired, &released), 0);
+	ck_assert_int_eq(status, 0);
+	ck_assert_int_eq(lookup_status(&c, IPC_CTL_GET_SERVICE, "root.svc", 0, &o), 0);
+
+	if (geteuid() == 0) {
+		ck_assert_int_eq(harness_child_start(&child, policy_nobody_child, &h), 0);
+		ck_assert_int_eq(harness_child_take(child.from_child, T_MS), 'p');
+		ck_assert_int_eq(harness_child_wait(&child, T_MS), 0);
+	} else {
+		printf("test_policy: not root; the nobody half is not run\n");
+	}
+	harness_client_close(&c);
+	stop(&h);
+}
+END_TEST
+
+/* Over max-connections-per-uid, the next socket gets -EDQUOT; the others keep working. */
+START_TEST(test_connection_limit)
+{
+	char conf[64];
+	const char *args[] = { "--config", conf, NULL };
+	HarnessOptions opt = { .args = args };
+	IpcHello hello = { .version = IPC_PROTOCOL_VERSION };
+	HarnessClient a, b, over;
+	Harness h;
+
+	write_config(conf, sizeof(conf), "max-connections-per-uid = 2\n");
+	START(&h, &opt);
+	client_open(&a, &h); /* answered: ipcd has read its config */
+	unlink(conf);
+	client_open(&b, &h);
+	harness_client_init(&over);
+	ck_assert_int_eq(harness_client_connect(&over, &h), 0);
+	ck_assert_int_eq(
+		harness_client_send_cmd(&over, IPC_BC_HELLO, &hello, sizeof(hello), NULL, 0), 0);
+	ck_assert_int_eq(harness_client_expect_error(&over, -EDQUOT, T_MS), 0);
+	ck_assert_int_eq(harness_client_expect_hangup(&over, T_MS), 0);
+	ck_assert_int_eq(list_count(&a), 0);
+	ck_assert_int_eq(list_count(&b), 0);
+	harness_client_close(&over);
+	/* One goes: there is room again. */
+	harness_client_close(&b);
+	for (int64_t end = harness_now_ms() + T_MS;;) {
+		HarnessClient again;
+
+		harness_client_init(&again);
+		if (harness_client_open(&again, &h) == 0) {
+			harness_client_close(&again);
+			break;
+		}
+		harness_client_close(&again);
+		ck_assert_msg(harness_now_ms() < end, "no room after a client left");
+		usleep(10000);
+	}
+	harness_client_close(&a);
+	stop(&h);
+}
+END_TEST
+
 START_TEST(test_call_round_trip)
 {
 	ParcelWriter ping = {}, fire = {}, empty = {};
@@ -2151,6 +2295,8 @@ static Suite *daemon_suite(void)
 	tcase_add_test(tc, test_call_extras_to_ipcd);
 	tcase_add_test(tc, test_arena_full);
 	tcase_add_test(tc, test_call_round_trip);
+	tcase_add_test(tc, test_policy);
+	tcase_add_test(tc, test_connection_limit);
 	tcase_add_test(tc, test_memory_budget);
 	tcase_add_test(tc, test_memory_no_budget);
 	tcase_add_test(tc, test_inherited_socket_after_owner_exit);
