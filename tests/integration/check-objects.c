@@ -15,15 +15,19 @@
  *
  * Servers exec rather than just fork: server 0 forks from a handler thread of
  * a multi-threaded process, and only exec makes that safe. Every server dies
- * with the process (or thread) that started it (PR_SET_PDEATHSIG), and with
- * ipcd (ipc_conn_run() fails), so a failed test leaves nothing behind.
+ * with the process (or thread) that started it (PR_SET_PDEATHSIG), and all
+ * but a frozen one (CODE_SHUT_RD) also with ipcd (ipc_conn_run() fails), so a
+ * failed test leaves nothing behind.
  *
  *   transactions  Nop, NopOneway, SetError, GetId/AddServer, IndirectGetId2,
  *                 IndirectGetId3 (nested calls run on the waiting thread),
  *                 CallBack, a nested chain A->B->C->A, sender credentials,
  *                 VectorSent, GargantuanVectorSent, LimitExceededVectorSent
  *   death         DeathNotificationStrongRef, one call per link,
- *                 already dead (DeathNotificationThread), Multiple
+ *                 already dead (DeathNotificationThread), the calls a dying
+ *                 server was handling or had queued (BinderCallContextGuard),
+ *                 calls whose delivery fails, calls racing a SIGKILL,
+ *                 DeathNotificationMultiple
  *   fds           PassFile, PassParcelFileDescriptor, RemainsNonBlocking and
  *                 close-on-exec, unread fds closed, too many fds
  *   refs          a ref to one's own node, the same ref back
@@ -57,6 +61,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -114,6 +119,8 @@ enum {
 	CODE_ECHO_U64V, /* u32 n, n u64 -> the same */
 	CODE_ECHO_BYTES, /* bytes or buffer -> a buffer of the same bytes */
 	CODE_MAKE_NODES, /* u32 n -> n new nodes, each answering CODE_ITEM_GET */
+	CODE_SHUT_RD, /* u32 delay_ms: sleep, shutdown(SHUT_RD) every socket, then never
+			 exit (SRV_SINGLE only) */
 
 	/* Codes of the test process's callback node. */
 	CODE_CB_VALUE = 200, /* i32 value, i64 start_ns, i64 end_ns */
@@ -239,6 +246,8 @@ static struct {
 	} servers[MAX_SERVERS];
 	/* CODE_BARRIER */
 	unsigned barrier_waiting, barrier_generation;
+	/* CODE_SHUT_RD: stay alive, sockets open, once ipc_conn_run() fails. */
+	bool frozen;
 } srv = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
 	.cond = PTHREAD_COND_INITIALIZER,
@@ -735,6 +744,30 @@ static int srv_make_nodes(ipc_parcel *data, ipc_parcel *reply)
 	return r < 0 ? r : 0;
 }
 
+/*
+ * A process that is there but takes no more messages: its sockets stay
+ * open, so ipcd sees no hang-up and no exit, and only learns of it when a
+ * send to it fails (what a dying process looks like to ipcd for a moment).
+ */
+static int srv_shut_rd(ipc_parcel *data)
+{
+	struct stat st;
+	uint32_t delay;
+	int r;
+
+	if (!(srv.flags & SRV_SINGLE))
+		return -EOPNOTSUPP; /* pool threads would leave and close their sockets */
+	r = ipc_parcel_read_u32(data, &delay);
+	if (r < 0)
+		return r;
+	sleep_ms(delay);
+	for (int fd = 3; fd < 1024; fd++)
+		if (fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode))
+			(void)shutdown(fd, SHUT_RD);
+	srv.frozen = true;
+	return 0;
+}
+
 static int server_handler(ipc_node *node, uint32_t code, ipc_parcel *data, ipc_parcel *reply,
 			  void *userdata)
 {
@@ -820,6 +853,8 @@ static int server_handler(ipc_node *node, uint32_t code, ipc_parcel *data, ipc_p
 		return srv_echo_bytes(data, reply);
 	case CODE_MAKE_NODES:
 		return srv_make_nodes(data, reply);
+	case CODE_SHUT_RD:
+		return srv_shut_rd(data);
 	default:
 		return -EOPNOTSUPP;
 	}
@@ -887,6 +922,8 @@ static int server_main(int argc, char **argv)
 		close(ready_fd);
 	}
 	r = ipc_conn_run(srv.conn);
+	while (srv.frozen)
+		pause(); /* until the test or ipcd is gone (PR_SET_PDEATHSIG) */
 	/* ipcd went away (the test ended) or the server was told to exit. */
 	_exit(r < 0 && r != -ECONNRESET ? 1 : 0);
 }
@@ -952,6 +989,23 @@ static void env_stop(Env *e)
 	waitpid(e->s0_pid, &status, 0);
 	r = harness_stop(&e->h);
 	ck_assert_msg(r == 0, "ipcd did not exit with status 0 on SIGTERM: %d", r);
+}
+
+/* ipcd is still running (not a zombie: it is the test's child, reaped only by harness_stop()). */
+static void assert_ipcd_alive(const Env *e)
+{
+	char path[64], buf[512], *p = NULL;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)e->h.pid);
+	f = fopen(path, "re");
+	ck_assert_ptr_nonnull(f);
+	if (fgets(buf, sizeof(buf), f))
+		p = strrchr(buf, ')');
+	fclose(f);
+	ck_assert_ptr_nonnull(p);
+	ck_assert_msg(p[1] == ' ' && p[2] != 'Z' && p[2] != 'X',
+		      "ipcd died (state %c): see its log below", p[2]);
 }
 
 static ipc_parcel *parcel_new(void)
@@ -1628,6 +1682,30 @@ START_TEST(test_limit_exceeded_vector_sent)
 }
 END_TEST
 
+typedef struct Caller {
+	ipc_ref *server;
+	uint32_t code;
+	uint32_t a, b;
+	int result;
+	pthread_t thread;
+} Caller;
+
+static void *caller_main(void *userdata)
+{
+	Caller *c = userdata;
+	ipc_parcel *data = NULL;
+
+	c->result = ipc_parcel_new(&data);
+	if (c->result == 0)
+		c->result = ipc_parcel_write_u32(data, c->a);
+	if (c->result == 0)
+		c->result = ipc_parcel_write_u32(data, c->b);
+	if (c->result == 0)
+		c->result = ipc_ref_transact(c->server, c->code, data, NULL, 0);
+	ipc_parcel_unref(data);
+	return NULL;
+}
+
 /* -------------------------------------------------------------------------
  * death
  * ------------------------------------------------------------------------- */
@@ -1765,6 +1843,183 @@ START_TEST(test_death_already_dead)
 	ipc_parcel_unref(data);
 	ipc_ref_unref(s1);
 	ipc_ref_unref(s2);
+	env_stop(&e);
+}
+END_TEST
+
+/* The call a server was handling when it died fails with -EPIPE (BinderCallContextGuard). */
+START_TEST(test_death_during_call)
+{
+	static const unsigned flags[] = { 0, SRV_SINGLE };
+	Env e;
+
+	env_start(&e);
+	for (size_t i = 0; i < ELEMENTSOF(flags); i++) {
+		ipc_ref *s1;
+
+		/* The handler exits. */
+		s1 = add_server(&e, flags[i], NULL, NULL);
+		ck_assert_int_eq(ipc_ref_transact(s1, CODE_EXIT, NULL, NULL, 0), -EPIPE);
+		ck_assert_int_eq(ipc_ref_ping(s1), -EPIPE);
+		ipc_ref_unref(s1);
+	}
+	for (size_t i = 0; i < ELEMENTSOF(flags); i++) {
+		Caller c[2];
+		ipc_ref *s1;
+		pid_t pid;
+		int64_t t0;
+
+		/*
+		 * The server is killed while one call sleeps in its handler and,
+		 * single-threaded, a second one waits for a thread.
+		 */
+		s1 = add_server(&e, flags[i], NULL, &pid);
+		OK(ipc_ref_ping(s1));
+		for (int j = 0; j < 2; j++) {
+			c[j] = (Caller){ .server = s1, .code = CODE_SLEEP, .a = 10000, .result = 1 };
+			ck_assert_int_eq(pthread_create(&c[j].thread, NULL, caller_main, &c[j]), 0);
+		}
+		sleep_ms(200);
+		t0 = harness_now_ms();
+		ck_assert_int_eq(kill(pid, SIGKILL), 0);
+		for (int j = 0; j < 2; j++) {
+			pthread_join(c[j].thread, NULL);
+			ck_assert_msg(c[j].result == -EPIPE, "call %d to a killed server: %d", j,
+				      c[j].result);
+		}
+		ck_assert_int_lt(harness_now_ms() - t0, T(1000));
+		ipc_ref_unref(s1);
+	}
+	OK(ipc_ref_ping(e.s0));
+	env_stop(&e);
+}
+END_TEST
+
+static void shut_rd(ipc_ref *server, uint32_t delay_ms, int *ret)
+{
+	ipc_parcel *data = parcel_new();
+
+	OK(ipc_parcel_write_u32(data, delay_ms));
+	*ret = ipc_ref_transact(server, CODE_SHUT_RD, data, NULL, 0);
+	ipc_parcel_unref(data);
+}
+
+/*
+ * Calls whose delivery fails (the target takes no more messages, like a
+ * process on its way out before ipcd has seen it go) fail with -EPIPE, and
+ * ipcd carries on. A server that shut down the receiving side of its socket
+ * makes that moment last: ipcd sees neither a hang-up nor an exit. ipcd logs
+ * every call it delivers (IPCD_DEBUG=txn): that path, too, must cope with a
+ * target that went away during the delivery.
+ */
+START_TEST(test_death_send_fails)
+{
+	ipc_ref *s1, *s2;
+	Caller first;
+	Env e;
+	int r;
+
+	ck_assert_int_eq(setenv("IPCD_DEBUG", "txn", 1), 0);
+	env_start(&e);
+
+	/* A new call to the server. */
+	s1 = add_server(&e, SRV_SINGLE, NULL, NULL);
+	shut_rd(s1, 0, &r);
+	OK(r);
+	r = ipc_ref_transact(s1, CODE_NOP, NULL, NULL, 0);
+	sleep_ms(100);
+	assert_ipcd_alive(&e);
+	ck_assert_int_eq(r, -EPIPE);
+	ck_assert_int_eq(ipc_ref_ping(s1), -EPIPE);
+	OK(ipc_ref_ping(e.s0));
+
+	/*
+	 * A call that waits for the (only) thread of the server, handed to it
+	 * the moment its reply to the call before comes in.
+	 */
+	s2 = add_server(&e, SRV_SINGLE, NULL, NULL);
+	first = (Caller){ .server = s2, .code = CODE_SHUT_RD, .a = 300, .result = 1 };
+	ck_assert_int_eq(pthread_create(&first.thread, NULL, caller_main, &first), 0);
+	sleep_ms(100);
+	r = ipc_ref_transact(s2, CODE_NOP, NULL, NULL, 0);
+	pthread_join(first.thread, NULL);
+	sleep_ms(100);
+	assert_ipcd_alive(&e);
+	/* The reply was sent by a live process: delivered, or the call failed as dead. */
+	ck_assert_msg(first.result == 0 || first.result == -EPIPE, "the call answered before: %d",
+		      first.result);
+	ck_assert_int_eq(r, -EPIPE);
+	ck_assert_int_eq(ipc_ref_ping(s2), -EPIPE);
+	OK(ipc_ref_ping(e.s0));
+	ck_assert_int_eq(get_id(e.s0), 0);
+
+	ipc_ref_unref(s1);
+	ipc_ref_unref(s2);
+	env_stop(&e);
+}
+END_TEST
+
+typedef struct Hammer {
+	ipc_ref *server;
+	int last;
+	unsigned calls;
+	bool done;
+	pthread_t thread;
+} Hammer;
+
+static void *hammer_main(void *userdata)
+{
+	Hammer *h = userdata;
+
+	do {
+		h->last = ipc_ref_transact(h->server, CODE_NOP, NULL, NULL, 0);
+		h->calls++;
+	} while (h->last == 0);
+	__atomic_store_n(&h->done, true, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/* Calls racing with their target's death: each one returns, 0 or -EPIPE. */
+START_TEST(test_death_races_calls)
+{
+	Env e;
+
+	env_start(&e);
+	for (int round = 0; round < 20; round++) {
+		Hammer h[3];
+		int64_t deadline;
+		ipc_ref *s1;
+		pid_t pid;
+
+		s1 = add_server(&e, round % 2 ? SRV_SINGLE : 0, NULL, &pid);
+		for (int j = 0; j < 3; j++) {
+			h[j] = (Hammer){ .server = s1 };
+			ck_assert_int_eq(pthread_create(&h[j].thread, NULL, hammer_main, &h[j]), 0);
+		}
+		sleep_ms((unsigned)(round % 5));
+		ck_assert_int_eq(kill(pid, SIGKILL), 0);
+		deadline = harness_now_ms() + T(2000);
+		for (int j = 0; j < 3; j++) {
+			while (!__atomic_load_n(&h[j].done, __ATOMIC_ACQUIRE) &&
+			       harness_now_ms() < deadline)
+				sleep_ms(1);
+			if (!__atomic_load_n(&h[j].done, __ATOMIC_ACQUIRE))
+				assert_ipcd_alive(&e);
+			ck_assert_msg(
+				__atomic_load_n(&h[j].done, __ATOMIC_ACQUIRE),
+				"round %d: a call to a killed server never returned (%u calls "
+				"before)",
+				round, h[j].calls);
+			pthread_join(h[j].thread, NULL);
+			ck_assert_msg(h[j].last == -EPIPE,
+				      "round %d: a call to a killed server returned %d%s", round,
+				      h[j].last,
+				      h[j].last == -ECONNRESET ? " (ipcd hung up on us or died)" :
+								 "");
+		}
+		ipc_ref_unref(s1);
+	}
+	OK(ipc_ref_ping(e.s0));
 	env_stop(&e);
 }
 END_TEST
@@ -2245,7 +2500,7 @@ START_TEST(test_forged_handle)
 	ParcelWriter empty = {}, forged = {};
 	HarnessClient c;
 	IpcRelease rel;
-	uint32_t h, h2;
+	uint32_t h, h2, forged_handle;
 	Env e;
 
 	env_start(&e);
@@ -2256,9 +2511,11 @@ START_TEST(test_forged_handle)
 	h = raw_get_service(&c, SERVICE_NAME);
 
 	/* A handle never given. */
-	ck_assert_int_eq(raw_call(&c, h + 6, CODE_COUNTED, &empty, NULL), -EINVAL);
+	forged_handle = h == 7 ? 8 : 7;
+	ck_assert_int_eq(raw_call(&c, forged_handle, CODE_COUNTED, &empty, NULL), -EINVAL);
 	/* A real target, and a parcel carrying a handle never given. */
-	OK(parcel_write_object(&forged, &(IpcObject){ .type = IPC_TYPE_HANDLE, .a = h + 6 }));
+	OK(parcel_write_object(&forged,
+			       &(IpcObject){ .type = IPC_TYPE_HANDLE, .a = forged_handle }));
 	ck_assert_int_eq(raw_call(&c, h, CODE_COUNTED, &forged, NULL), -EINVAL);
 	parcel_writer_deinit(&forged);
 	forged = (ParcelWriter){};
@@ -2451,30 +2708,6 @@ START_TEST(test_oneway_queueing_pool)
 }
 END_TEST
 
-typedef struct Caller {
-	ipc_ref *server;
-	uint32_t code;
-	uint32_t a, b;
-	int result;
-	pthread_t thread;
-} Caller;
-
-static void *caller_main(void *userdata)
-{
-	Caller *c = userdata;
-	ipc_parcel *data = NULL;
-
-	c->result = ipc_parcel_new(&data);
-	if (c->result == 0)
-		c->result = ipc_parcel_write_u32(data, c->a);
-	if (c->result == 0)
-		c->result = ipc_parcel_write_u32(data, c->b);
-	if (c->result == 0)
-		c->result = ipc_ref_transact(c->server, c->code, data, NULL, 0);
-	ipc_parcel_unref(data);
-	return NULL;
-}
-
 static void concurrent_calls(ipc_ref *server, unsigned n, uint32_t code, uint32_t a, uint32_t b)
 {
 	Caller *c = calloc(n, sizeof(*c));
@@ -2543,6 +2776,9 @@ static Suite *objects_suite(void)
 	tcase_add_test(tc, test_death_strong_ref);
 	tcase_add_test(tc, test_death_once_per_link);
 	tcase_add_test(tc, test_death_already_dead);
+	tcase_add_test(tc, test_death_during_call);
+	tcase_add_test(tc, test_death_send_fails);
+	tcase_add_test(tc, test_death_races_calls);
 	tcase_add_test(tc, test_death_multiple);
 	suite_add_tcase(s, tc);
 
