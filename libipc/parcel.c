@@ -32,6 +32,25 @@ _public_ int ipc_parcel_new(ipc_parcel **ret_parcel)
 	return 0;
 }
 
+/*
+ * Is entry @i of an incoming parcel's offsets table a handle ipcd delivered?
+ * Arrival pins exactly these and the free unpins exactly these, so both
+ * use this one test; a table entry out of bounds counts as nothing (ipcd
+ * validates its tables, but libipc does not read out of bounds on trust).
+ */
+static bool delivered_handle(const ipc_parcel *p, size_t i, uint32_t *ret_handle)
+{
+	IpcObject o;
+
+	if (parcel_check_offsets_layout(p->r.size, p->r.offsets + i, 1) < 0)
+		return false;
+	memcpy(&o, p->r.data + p->r.offsets[i], sizeof(o));
+	if (o.type != IPC_TYPE_HANDLE || o.a > UINT32_MAX)
+		return false;
+	*ret_handle = (uint32_t)o.a;
+	return true;
+}
+
 /* Give an incoming parcel's buffer back to ipcd. */
 static void parcel_free_buffer(ipc_parcel *p)
 {
@@ -78,11 +97,10 @@ static void parcel_free(ipc_parcel *p)
 		/* Handles ipcd delivered in it: the parcel's pins go. (In a fork
 		 * child the arena is not mapped: nothing of it may be read.) */
 		for (size_t i = 0; i < p->r.n_offsets && !conn_is_child(p->conn); i++) {
-			IpcObject o;
+			uint32_t handle;
 
-			memcpy(&o, p->r.data + p->r.offsets[i], sizeof(o));
-			if (o.type == IPC_TYPE_HANDLE)
-				handles_unpin(p->conn, (uint32_t)o.a);
+			if (delivered_handle(p, i, &handle))
+				handles_unpin(p->conn, handle);
 		}
 		parcel_free_buffer(p);
 		ipc_conn_unref(p->conn);
@@ -141,13 +159,10 @@ int parcel_new_incoming(ipc_conn *conn, const IpcNotice *n, int *fds, ipc_parcel
 	/* Count the handles delivered in it now, read or not (see node.c). */
 	pthread_mutex_lock(&conn->lock);
 	for (size_t i = 0; i < n_objects; i++) {
-		IpcObject o;
+		uint32_t handle;
 
-		if (parcel_check_offsets(p->r.data, p->r.size, p->r.offsets + i, 1) < 0)
-			continue;
-		memcpy(&o, p->r.data + p->r.offsets[i], sizeof(o));
-		if (o.type == IPC_TYPE_HANDLE && o.a <= UINT32_MAX)
-			handles_pin_locked(conn, (uint32_t)o.a, true);
+		if (delivered_handle(p, i, &handle))
+			handles_pin_locked(conn, handle, true);
 	}
 	pthread_mutex_unlock(&conn->lock);
 
