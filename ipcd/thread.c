@@ -620,6 +620,12 @@ static void thread_on_read(evutil_socket_t fd, short events, void *userdata)
 	if (n == -EAGAIN || n == -EINTR)
 		return;
 	if (n == 0) {
+		/*
+		 * A hang-up, or an empty message: SOCK_SEQPACKET cannot tell them
+		 * apart, but an empty message may carry fds, which are ours to close.
+		 * Either way the client is done (no valid message is empty).
+		 */
+		close_fds(fds, n_fds);
 		thread_kill(t, "hung up");
 		return;
 	}

@@ -485,8 +485,12 @@ int sock_process_one(Sock *s, bool block, Wait *wait)
 	n = sock_recv(s->fd, buf, sizeof(buf), fds, IPC_MAX_FDS, &n_fds, block ? 0 : MSG_DONTWAIT);
 	if (n == -EAGAIN)
 		return 0;
-	if (n == 0)
+	if (n == 0) {
+		/* A hang-up, or an empty message whose fds are ours to close. */
+		for (size_t i = 0; i < n_fds; i++)
+			safe_close(fds[i]);
 		return conn_error(conn, -ECONNRESET);
+	}
 	if (n < 0)
 		return conn_error(conn, (int)n);
 

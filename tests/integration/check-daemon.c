@@ -1867,6 +1867,42 @@ START_TEST(test_connection_limit)
 }
 END_TEST
 
+/*
+ * An empty message is indistinguishable from a hang-up on SOCK_SEQPACKET,
+ * but it can carry fds: ipcd must close them. A pipe's write end goes with
+ * the empty message; once ipcd has hung up, the read end sees EOF only if
+ * ipcd's copy is closed too.
+ */
+START_TEST(test_empty_message_with_fds)
+{
+	HarnessClient c;
+	Harness h;
+	int p[2], flags;
+	char x;
+
+	START(&h, NULL);
+	client_open(&c, &h);
+	ck_assert_int_eq(pipe(p), 0);
+	ck_assert_int_eq(harness_client_send(&c, "", 0, &p[1], 1), 0);
+	close(p[1]);
+	ck_assert_int_eq(harness_client_expect_hangup(&c, T_MS), 0);
+	flags = fcntl(p[0], F_GETFL);
+	ck_assert_int_eq(fcntl(p[0], F_SETFL, flags | O_NONBLOCK), 0);
+	for (int64_t end = harness_now_ms() + T_MS;;) {
+		ssize_t n = read(p[0], &x, 1);
+
+		if (n == 0)
+			break;
+		ck_assert_msg(n < 0 && errno == EAGAIN, "read: %zd", n);
+		ck_assert_msg(harness_now_ms() < end, "ipcd keeps the fd of an empty message");
+		usleep(10000);
+	}
+	close(p[0]);
+	harness_client_close(&c);
+	stop(&h);
+}
+END_TEST
+
 START_TEST(test_call_round_trip)
 {
 	ParcelWriter ping = {}, fire = {}, empty = {};
@@ -2295,6 +2331,7 @@ static Suite *daemon_suite(void)
 	tcase_add_test(tc, test_call_extras_to_ipcd);
 	tcase_add_test(tc, test_arena_full);
 	tcase_add_test(tc, test_call_round_trip);
+	tcase_add_test(tc, test_empty_message_with_fds);
 	tcase_add_test(tc, test_policy);
 	tcase_add_test(tc, test_connection_limit);
 	tcase_add_test(tc, test_memory_budget);
