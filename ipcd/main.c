@@ -18,6 +18,7 @@
 #include "ipcd/config.h"
 #include "ipcd/daemon.h"
 #include "ipcd/log.h"
+#include "ipcd/sandbox.h"
 
 #define DEFAULT_SOCKET "/run/ipcd/ipcd.sock"
 
@@ -28,6 +29,7 @@ static const char *arg_config;
 static const char *arg_arena_size;
 static const char *arg_memory_budget;
 static bool arg_foreground;
+static bool arg_no_sandbox;
 
 static void help(void)
 {
@@ -44,6 +46,8 @@ static void help(void)
 	       "                           buffers are freed; pages over it are given back;\n"
 	       "                           0: no limit (default: %zu)\n"
 	       "  -f, --foreground         do not detach; log to stderr\n"
+	       "      --no-sandbox         keep capabilities and load no seccomp filter\n"
+	       "                           (for debugging; see ipcd(8), SECURITY)\n"
 	       "  -h, --help               show this help and exit\n"
 	       "  -V, --version            show the version and exit\n"
 	       "\n"
@@ -58,13 +62,14 @@ static void help(void)
 
 static int parse_argv(int argc, char *argv[])
 {
-	enum { ARG_ARENA_SIZE = 0x100, ARG_MEMORY_BUDGET };
+	enum { ARG_ARENA_SIZE = 0x100, ARG_MEMORY_BUDGET, ARG_NO_SANDBOX };
 	static const struct option options[] = {
 		{ "socket", required_argument, NULL, 's' },
 		{ "config", required_argument, NULL, 'c' },
 		{ "arena-size", required_argument, NULL, ARG_ARENA_SIZE },
 		{ "memory-budget", required_argument, NULL, ARG_MEMORY_BUDGET },
 		{ "foreground", no_argument, NULL, 'f' },
+		{ "no-sandbox", no_argument, NULL, ARG_NO_SANDBOX },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{},
@@ -87,6 +92,9 @@ static int parse_argv(int argc, char *argv[])
 			break;
 		case 'f':
 			arg_foreground = true;
+			break;
+		case ARG_NO_SANDBOX:
+			arg_no_sandbox = true;
 			break;
 		case 'h':
 			help();
@@ -205,6 +213,27 @@ int main(int argc, char *argv[])
 		if (r < 0) {
 			log_error("cannot detach: %s", strerror(-r));
 			daemon_free(d);
+			return EXIT_FAILURE;
+		}
+	}
+
+	/*
+	 * The end of start-up: the socket listens, the configuration is read,
+	 * the loop is built and we are detached. Readiness is reported only
+	 * once the sandbox is in place, so whoever waits for it sees it.
+	 */
+	if (arg_no_sandbox) {
+		log_info("sandbox: disabled (--no-sandbox)");
+	} else {
+		SandboxConfig sc = {
+			.unlink_socket = d->socket_path != NULL,
+			.syslog = !arg_foreground,
+		};
+
+		if (sandbox_install(&sc) < 0) {
+			log_error("refusing to serve without the sandbox (--no-sandbox to debug)");
+			daemon_free(d);
+			config_deinit(&config);
 			return EXIT_FAILURE;
 		}
 	}

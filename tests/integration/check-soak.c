@@ -173,8 +173,14 @@ START_TEST(test_soak)
 
 	/* Warm-up: the allocator and libevent reach their working sizes. */
 	run_clients(&h, n_clients, 1000);
-	ck_assert_int_eq(harness_wait_fd_count(&h, harness_count_fds(&h), T_MS, NULL), 0);
+	/* ipcd tears the warm-up clients down asynchronously: wait for a steady count. */
 	fds_before = harness_count_fds(&h);
+	for (int64_t end = harness_now_ms() + T_MS; harness_now_ms() < end;) {
+		usleep(100000);
+		if (harness_count_fds(&h) == fds_before)
+			break;
+		fds_before = harness_count_fds(&h);
+	}
 	rss_before = ipcd_rss_kib(&h);
 	ck_assert_int_gt(rss_before, 0);
 
@@ -186,9 +192,17 @@ START_TEST(test_soak)
 	rss_after = ipcd_rss_kib(&h);
 	printf("soak: %u clients x %u calls; ipcd fds %d -> %d, VmRSS %ld -> %ld KiB\n", n_clients,
 	       calls, fds_before, fds_after, rss_before, rss_after);
-	/* Flat: no growth with the number of calls (1 MiB of allocator noise allowed). */
+	/*
+	 * Flat: no growth with the number of calls (1 MiB of allocator noise
+	 * allowed). Not under AddressSanitizer, whose quarantine of freed
+	 * memory grows by design (ipcd is built with the same flags as this test).
+	 */
+#if defined(__SANITIZE_ADDRESS__)
+	printf("soak: VmRSS not asserted under AddressSanitizer\n");
+#else
 	ck_assert_msg(rss_after <= rss_before + 1024, "ipcd grew from %ld to %ld KiB", rss_before,
 		      rss_after);
+#endif
 
 	ck_assert_int_eq(ipc_conn_open(harness_socket_path(&h), &conn), 0);
 	ck_assert_int_eq(ipc_service_get(conn, "soak.echo", &ref), 0);
