@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include "common/macro.h"
+#include "tests/fuzz/fuzz-input.h"
 #include "common/parcel-format.h"
 #include "common/parcel.h"
 #include "libipc.h"
@@ -55,65 +56,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define SENTINEL32 UINT32_C(0x5a5a5a5a)
 #define SENTINEL64 UINT64_C(0x5a5a5a5a5a5a5a5a)
 #define SENTINEL_SIZE ((size_t)0xa5a5a5a5u)
-
-#define fuzz_assert(cond)                                                                          \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "%s:%d: broken contract: %s\n", __FILE__, __LINE__,        \
-				#cond);                                                            \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
-
-#if defined(__SANITIZE_ADDRESS__)
-#define FUZZ_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define FUZZ_ASAN 1
-#endif
-#endif
-
-/* See fuzz-proto.c: a copy nothing may read past. */
-static void *copy_guarded(const void *src, size_t size, size_t max)
-{
-#ifdef FUZZ_ASAN
-	void *p = malloc(size ? size : 1);
-
-	(void)max;
-	if (!p)
-		abort();
-	if (size > 0)
-		memcpy(p, src, size);
-	return p;
-#else
-	static uint8_t *end;
-	uint8_t *p;
-
-	if (!end) {
-		size_t page = (size_t)sysconf(_SC_PAGESIZE), room = ALIGN_TO(max, page);
-		uint8_t *map = mmap(NULL, room + page, PROT_READ | PROT_WRITE,
-				    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-		if (map == MAP_FAILED || mprotect(map + room, page, PROT_NONE) < 0)
-			abort();
-		end = map + room;
-	}
-	fuzz_assert(size <= max);
-	p = end - ALIGN8(size);
-	if (size > 0)
-		memcpy(p, src, size);
-	return p;
-#endif
-}
-
-static void free_guarded(void *p)
-{
-#ifdef FUZZ_ASAN
-	free(p);
-#else
-	(void)p;
-#endif
-}
 
 typedef struct Header {
 	uint32_t data_size;

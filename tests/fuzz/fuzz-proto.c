@@ -42,6 +42,7 @@
 #include <unistd.h>
 
 #include "common/macro.h"
+#include "tests/fuzz/fuzz-input.h"
 #include "common/parcel.h"
 #include "common/proto.h"
 #include "ipcd/registry.h"
@@ -57,71 +58,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 /* registry.c's limits for calls to handle 0. */
 #define CTL_DATA_MAX 1024u
 #define CTL_OBJECTS_MAX 4u
-
-#define fuzz_assert(cond)                                                                          \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "%s:%d: broken contract: %s\n", __FILE__, __LINE__,        \
-				#cond);                                                            \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
-
-#if defined(__SANITIZE_ADDRESS__)
-#define FUZZ_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define FUZZ_ASAN 1
-#endif
-#endif
-
-/*
- * A copy of @size bytes that nothing may read past: an exactly sized
- * allocation under AddressSanitizer, else the end of a region followed by
- * a PROT_NONE page (set up once). The copy is 8-aligned when @size is a
- * multiple of 8, as ipcd's receive buffer is.
- */
-static void *copy_guarded(const void *src, size_t size, size_t max)
-{
-#ifdef FUZZ_ASAN
-	void *p = malloc(size ? size : 1);
-
-	(void)max;
-	if (!p)
-		abort();
-	if (size > 0)
-		memcpy(p, src, size);
-	return p;
-#else
-	static uint8_t *end;
-	uint8_t *p;
-
-	if (!end) {
-		size_t page = (size_t)sysconf(_SC_PAGESIZE), room = ALIGN_TO(max, page);
-		uint8_t *map = mmap(NULL, room + page, PROT_READ | PROT_WRITE,
-				    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-		if (map == MAP_FAILED || mprotect(map + room, page, PROT_NONE) < 0)
-			abort();
-		end = map + room;
-	}
-	fuzz_assert(size <= max);
-	/* At the end, rounded down to 8: at most 7 bytes of slack after an odd size. */
-	p = end - ALIGN8(size);
-	if (size > 0)
-		memcpy(p, src, size);
-	return p;
-#endif
-}
-
-static void free_guarded(void *p)
-{
-#ifdef FUZZ_ASAN
-	free(p);
-#else
-	(void)p;
-#endif
-}
 
 /* ------------------------------------------------------------------------
  * The framing rules of docs/PROTOCOL.md, read independently of proto.c
