@@ -93,6 +93,24 @@ int proto_next_cmd(const void *msg, size_t len, size_t *pos, const IpcCmd **ret_
 	return 1;
 }
 
+int proto_check_message(const void *msg, size_t len, size_t n_fds)
+{
+	size_t pos = 0, fds_taken = 0;
+	const IpcCmd *cmd;
+	int r;
+
+	while ((r = proto_next_cmd(msg, len, &pos, &cmd)) > 0)
+		if (cmd->op == IPC_BC_TRANSACTION || cmd->op == IPC_BC_REPLY) {
+			IpcTransaction tr;
+
+			memcpy(&tr, proto_payload(cmd), sizeof(tr));
+			fds_taken += tr.n_fds;
+		}
+	if (r < 0)
+		return -EBADMSG;
+	return fds_taken == n_fds ? 0 : -EPROTO;
+}
+
 const char *proto_op_name(uint32_t op)
 {
 	static const char *const names[] = {

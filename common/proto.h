@@ -208,4 +208,12 @@ static inline const void *proto_payload(const IpcCmd *cmd)
 	return (const void *)(cmd + 1);
 }
 
+/*
+ * proto_check_message() - check a whole client message before any command
+ * of it runs: every command's framing, and that its calls take exactly the
+ * @n_fds fds that came with it.
+ * Return: 0, -EBADMSG (framing), or -EPROTO (fds).
+ */
+int proto_check_message(const void *msg, size_t len, size_t n_fds);
+
 const char *proto_op_name(uint32_t op);

@@ -431,25 +431,6 @@ static void handle_exit_loopers(Process *p)
 			thread_send_cmd(t, IPC_BR_EXIT, NULL, 0);
 }
 
-/* Check a whole message's framing, and that its calls take exactly its fds. */
-static int message_check(const void *msg, size_t len, size_t n_fds)
-{
-	size_t pos = 0, fds_taken = 0;
-	const IpcCmd *cmd;
-	int r;
-
-	while ((r = proto_next_cmd(msg, len, &pos, &cmd)) > 0)
-		if (cmd->op == IPC_BC_TRANSACTION || cmd->op == IPC_BC_REPLY) {
-			IpcTransaction tr;
-
-			memcpy(&tr, proto_payload(cmd), sizeof(tr));
-			fds_taken += tr.n_fds;
-		}
-	if (r < 0)
-		return -EBADMSG;
-	return fds_taken == n_fds ? 0 : -EPROTO;
-}
-
 /* Handle every command of one message; the fds are consumed in command order. */
 static void thread_dispatch(Thread *t, const void *msg, size_t len, int *fds, size_t n_fds)
 {
@@ -458,7 +439,7 @@ static void thread_dispatch(Thread *t, const void *msg, size_t len, int *fds, si
 	int r = 0;
 
 	/* Nothing of a malformed message takes effect: check it all first. */
-	r = message_check(msg, len, n_fds);
+	r = proto_check_message(msg, len, n_fds);
 	if (r < 0) {
 		close_fds(fds, n_fds);
 		thread_protocol_error(t, r,
